@@ -1,0 +1,49 @@
+"""The application factory: ``gunicorn "annoserver.app:create_app()"``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+from annoserver import errors
+from annoserver.config import configure
+from annoserver.store.annotations import AnnotationStore
+from annoserver.store.db import make_engine, upgrade
+from annoserver.store.tokens import TokenStore
+from annoserver.web import annotations, auth, health, openapi
+
+# Headers a browser client may send on reads and read back (W3C protocol needs these).
+CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization"]
+CORS_EXPOSE_HEADERS = ["ETag", "Link", "Location", "Allow", "Vary", "Content-Location",
+                       "Preference-Applied"]
+
+
+def init_store(app: Flask) -> None:
+    """Create the engine and repositories; migrate first when ``AUTO_MIGRATE`` is set."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    if app.config["AUTO_MIGRATE"]:
+        upgrade(engine)
+    app.extensions["annoserver.db"] = engine
+    app.extensions["annoserver.annotations"] = AnnotationStore(engine)
+    app.extensions["annoserver.tokens"] = TokenStore(engine)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI app; ``config`` overrides every other configuration layer."""
+    app = Flask(__name__)
+    configure(app, config)
+    app.json.sort_keys = False
+    init_store(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    health.init_app(app)
+    # Reads are open to any origin; cross-origin writes are refused at preflight.
+    CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
+         allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
+         automatic_options=False)
+    for module in (annotations, health, openapi):
+        app.register_blueprint(module.blueprint)
+    return app

@@ -1,0 +1,87 @@
+"""The ``annoserver`` command: serve, migrate the database, manage tokens."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from annoserver.store.db import make_engine, upgrade
+from annoserver.store.tokens import SCOPES
+
+
+def _create_app():  # noqa: ANN202 - FlaskGroup's callback
+    from annoserver.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """annoserver: IIIF-native W3C Web Annotation server."""
+
+
+@main.command(with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the app with gunicorn (migrating the database first)."""
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:annoserver.gunicorn_config",
+            "--bind", f"{host}:{port}", "--workers", str(workers),
+            "annoserver.app:create_app()"]
+    os.execv(sys.executable, argv)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    url = current_app.config["DATABASE_URL"]
+    upgrade(make_engine(url))
+    click.echo(f"database at the newest schema: {make_engine(url).url!r}")
+
+
+@main.group()
+def tokens() -> None:
+    """Bearer tokens."""
+
+
+def _tokens():  # noqa: ANN202
+    return current_app.extensions["annoserver.tokens"]
+
+
+@tokens.command("create")
+@click.option("--scope", type=click.Choice(SCOPES), default="write", show_default=True)
+@click.option("--name", default="", help="A label to recognise the token by.")
+def tokens_create(scope: str, name: str) -> None:
+    """Create a token; its secret is printed once, as the last line."""
+    info, secret = _tokens().create(scope, name)
+    click.echo(f"token {info.id} ({info.name}, scope {info.scope}); keep the secret, it is "
+               "not stored:", err=True)
+    click.echo(secret)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    for info in _tokens().list():
+        state = f"revoked {info.revoked:%Y-%m-%d %H:%M}" if info.revoked else "active"
+        click.echo(f"{info.id}\t{info.scope}\t{state}\t{info.name}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token at once, for every worker."""
+    if not _tokens().revoke(token_id):
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")

@@ -1,0 +1,72 @@
+"""Configuration: documented defaults, then a TOML file, then ``ANNOSERVER_*`` variables.
+
+Every key below is documented in README.md's configuration table (a test keeps the two in
+step). Keys are upper case inside Flask's ``app.config``; the TOML file may use either case.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # Where the SQLite database and other state live when nothing else is configured.
+    "DATA_DIR": "data",
+    # SQLAlchemy URL; empty means ``sqlite:///<DATA_DIR>/annoserver.sqlite3``.
+    "DATABASE_URL": "",
+    # Base URL for the ids the server mints; empty means the request's own host.
+    "PUBLIC_URL": "",
+    # Hosts (``name`` or ``name:port``) the server may fetch even when they resolve to
+    # private or loopback addresses.
+    "ALLOWED_HOSTS": [],
+    # Annotations per page of a container or filtered view.
+    "PAGE_SIZE": 100,
+    # Largest request body accepted, in bytes (413 above).
+    "MAX_BODY_BYTES": 1_000_000,
+    # When true, reads need a token with the ``read`` scope too.
+    "PRIVATE_READS": False,
+    # Migrate the database to the newest schema when the app starts.
+    "AUTO_MIGRATE": True,
+}
+
+
+def _load_toml(handle: Any) -> dict[str, Any]:
+    """Read a TOML file, upper-casing keys so Flask's ``from_mapping`` keeps them."""
+    return {key.upper(): value for key, value in tomllib.load(handle).items()}
+
+
+def _as_list(value: Any) -> list[str]:
+    """Accept a list, a JSON list (already parsed by Flask) or a comma-separated string."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return [str(item) for item in value or []]
+
+
+def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, ``ANNOSERVER_CONFIG``, the environment and overrides."""
+    app.config.from_mapping(DEFAULTS)
+    config_file = os.environ.get("ANNOSERVER_CONFIG")
+    if config_file:
+        app.config.from_file(config_file, load=_load_toml, text=False)
+    app.config.from_prefixed_env("ANNOSERVER")
+    if overrides:
+        app.config.from_mapping({key.upper(): value for key, value in overrides.items()})
+    _normalise(app.config)
+
+
+def _normalise(config: dict[str, Any]) -> None:
+    """Derive the values other keys imply, so the rest of the code reads one shape."""
+    config["ALLOWED_HOSTS"] = _as_list(config["ALLOWED_HOSTS"])
+    config["PAGE_SIZE"] = int(config["PAGE_SIZE"])
+    config["MAX_BODY_BYTES"] = int(config["MAX_BODY_BYTES"])
+    config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"] or "").rstrip("/")
+    if not config["DATABASE_URL"]:
+        data_dir = Path(config["DATA_DIR"]).resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{data_dir / 'annoserver.sqlite3'}"

@@ -1,0 +1,1 @@
+"""Persistence: the SQLAlchemy engine, the tables, and repositories over them (no Flask)."""

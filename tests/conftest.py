@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from annoserver.app import create_app
+from tests.services import postgres_schema
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'annoserver.sqlite3'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
+    return {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "TESTING": True,
+            "PUBLIC_URL": "http://annoserver.test"}
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    yield app
+    app.extensions["annoserver.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def _token(app, scope):
+    return app.extensions["annoserver.tokens"].create(scope, f"test-{scope}")[1]
+
+
+@pytest.fixture
+def write_headers(app):
+    return {"Authorization": f"Bearer {_token(app, 'write')}",
+            "Content-Type": 'application/ld+json; profile="http://www.w3.org/ns/anno.jsonld"'}
+
+
+@pytest.fixture
+def read_token(app):
+    return _token(app, "read")
