@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL = os.environ.get("ANNOSERVER_TEST_POSTGRES",
@@ -54,3 +60,48 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class GunicornServer:
+    """annoserver under real gunicorn (several workers) on 127.0.0.1, for process-level tests."""
+
+    def __init__(self, database_url: str, workers: int = 3, threads: int = 4,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "ANNOSERVER_DATABASE_URL": database_url,
+                    "ANNOSERVER_PUBLIC_URL": self.url, **(extra_env or {})}
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.argv = [sys.executable, "-m", "gunicorn", "--config",
+                     "python:annoserver.gunicorn_config", "--bind", f"127.0.0.1:{self.port}",
+                     "--workers", str(workers), "--threads", str(threads),
+                     "--access-logfile", "/dev/null", "annoserver.app:create_app()"]
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> GunicornServer:
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=self.log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"gunicorn exited: {self.log.read()[-2000:].decode()}")
+            try:
+                if requests.get(self.url + "/ready", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not become ready within 60 s")
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
