@@ -76,7 +76,7 @@ def test_concurrent_creates_updates_deletes(server):
             winners[url] = writer
     assert len(winners) == CONTESTED
     delete_codes = Counter()
-    for url, _, response in deletes:
+    for _, _, response in deletes:
         delete_codes[response.status_code] += 1
         assert response.status_code in (204, 412, 410), response.text
     assert delete_codes[204] == CONTESTED
