@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -16,6 +15,7 @@ from annoserver.errors import (
     PreconditionRequired,
 )
 from annoserver.store.annotations import (
+    SAFE_SLUG,
     AnnotationStore,
     Deleted,
     Filters,
@@ -45,7 +45,6 @@ ITEM_ALLOW = "GET, HEAD, OPTIONS, PUT, DELETE"
 CONTAINER_LINKS = (f'<http://www.w3.org/ns/ldp#BasicContainer>; rel="type", '
                    f'<{CONSTRAINED_BY}>; rel="http://www.w3.org/ns/ldp#constrainedBy"')
 ITEM_LINK = '<http://www.w3.org/ns/ldp#Resource>; rel="type"'
-SAFE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _store() -> AnnotationStore:
@@ -132,12 +131,12 @@ def container() -> Response:
     preference = container_preference(request.headers.get("Prefer"))
     iris_arg = _number("iris", int)
     iris = bool(iris_arg) if iris_arg is not None else preference.iris
-    builder = ViewBuilder(_store(), _view(iris))
     headers = _container_headers()
     cursor = _number("page", int)
+    builder = ViewBuilder(_store(), _view(iris), cursor or 0)
     if cursor is not None:
         start = _number("start", int)
-        return _conditional(lambda: builder.page(cursor, start), builder.etag(f"p{cursor}"),
+        return _conditional(lambda: builder.page(start), builder.etag(f"p{cursor}"),
                             headers, media_type)
     headers["Content-Location"] = builder.view.url()
     if preference.applied:

@@ -39,8 +39,9 @@ def negotiate(req: Request | None = None) -> str:
 
 def json_response(document: Any, status: int = 200, media_type: str | None = None,
                   headers: dict[str, str] | None = None) -> Response:
-    """Serialise ``document`` with the negotiated media type."""
-    response = Response(json.dumps(document, ensure_ascii=False), status=status,
+    """Serialise ``document`` (or send JSON text as it is) with the negotiated media type."""
+    text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+    response = Response(text, status=status,
                         content_type=media_type or negotiate())
     response.headers.update(headers or {})
     return response

@@ -2,22 +2,30 @@
 
 Pages are addressed by a keyset cursor (``page`` = the ``seq`` of the last annotation before
 the page) and carry their ``start`` index in their IRIs, so a deep page costs the same as the
-first: no OFFSET scan and no count of everything before it.
+first: no OFFSET scan and no count of everything before it. Pages are assembled as JSON text
+around the stored documents' own text, which is never decoded on this path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from annoserver.store.annotations import AnnotationStore, Filters, StoredAnnotation
+from annoserver.store.annotations import (
+    AnnotationStore,
+    Filters,
+    StoredAnnotation,
+)
 
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 LDP_CONTEXT = "http://www.w3.org/ns/ldp.jsonld"
 FILTER_PARAMS = ("target", "manifest", "motivation", "creator", "min_confidence")
+# Stands in for the items array while the skeleton of a page is serialised.
+ITEMS_SLOT = '"annoserver:items-slot"'
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -25,12 +33,22 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
-def render(stored: StoredAnnotation, container_url: str, embedded: bool = False) -> dict:
-    """The annotation's JSON-LD with its minted ``id`` (``@context`` dropped when embedded)."""
+def render(stored: StoredAnnotation, container_url: str) -> dict:
+    """The annotation's JSON-LD with its minted ``id``."""
     document = dict(stored.document)
     context = document.pop("@context", ANNO_CONTEXT)
-    head = {} if embedded and context == ANNO_CONTEXT else {"@context": context}
-    return {**head, "id": container_url + stored.slug, **document}
+    return {"@context": context, "id": container_url + stored.slug, **document}
+
+
+def _with_id(id_prefix: str, slug: str, document_text: str) -> str:
+    """Put the ``id`` member first in a stored document's JSON text.
+
+    ``id_prefix`` is ``{"id": "<container IRI, JSON-escaped>``; slugs need no escaping (the
+    store only mints and accepts ``SAFE_SLUG``).
+    """
+    rest = document_text.strip()[1:]
+    separator = '"' if rest.lstrip().startswith("}") else '", '
+    return id_prefix + slug + separator + rest
 
 
 @dataclass(frozen=True)
@@ -54,11 +72,13 @@ class ContainerView:
 
 
 class ViewBuilder:
-    """Builds the collection and page documents of a view from the store."""
+    """Builds the collection and page documents of a view (as JSON text) from the store."""
 
-    def __init__(self, store: AnnotationStore, view: ContainerView) -> None:
+    def __init__(self, store: AnnotationStore, view: ContainerView, cursor: int = 0) -> None:
         self.store = store
         self.view = view
+        self.cursor = cursor
+        self.rows = store.page_texts(view.filters, cursor, view.page_size + 1)
         self.total, self.version, self.modified = store.summary(view.filters)
 
     def etag(self, variant: str) -> str:
@@ -66,7 +86,7 @@ class ViewBuilder:
         digest = hashlib.sha256(f"{self.version}|{self.view.url()}|{variant}".encode())
         return f'"{digest.hexdigest()[:32]}"'
 
-    def collection(self, minimal: bool) -> dict[str, Any]:
+    def collection(self, minimal: bool) -> str:
         """The container as an AnnotationCollection with its first page embedded or linked."""
         document: dict[str, Any] = {
             "@context": [ANNO_CONTEXT, LDP_CONTEXT],
@@ -77,25 +97,34 @@ class ViewBuilder:
         }
         if self.modified:
             document["modified"] = iso(self.modified)
-        if self.total:
-            first = self.page(0, 0, embedded=True)
-            document["first"] = first["id"] if minimal else first
-            document["last"] = self._last_url()
-        return document
+        if not self.total:
+            return json.dumps(document)
+        document["last"] = self._last_url()
+        if minimal:
+            document["first"] = self.view.page_url(0, 0)
+            return json.dumps(document)
+        first, items = self._page(0, embedded=True)
+        document["first"] = first
+        return _fill(document, items)
 
     def _last_url(self) -> str:
         size = self.view.page_size
+        if self.total <= size:
+            return self.view.page_url(0, 0)
         tail = self.total % size or size
         cursor = self.store.cursor_before(self.view.filters, None, tail)
         return self.view.page_url(cursor, self.total - tail)
 
-    def page(self, cursor: int, start: int | None, embedded: bool = False) -> dict[str, Any]:
-        """The AnnotationPage after ``cursor`` (``start`` computed when not given)."""
-        size, filters = self.view.page_size, self.view.filters
+    def page(self, start: int | None) -> str:
+        """The AnnotationPage after the cursor (``start`` computed when not given)."""
         if start is None:
-            start = self.store.position(filters, cursor) if cursor else 0
-        rows = self.store.page(filters, cursor, size + 1)
-        items = [self._item(row) for row in rows[:size]]
+            start = self.store.position(self.view.filters, self.cursor) if self.cursor else 0
+        document, items = self._page(start, embedded=False)
+        return _fill(document, items)
+
+    def _page(self, start: int, embedded: bool) -> tuple[dict[str, Any], list[str]]:
+        """A page's skeleton (items in ITEMS_SLOT) and its items' JSON texts."""
+        size, filters, cursor, rows = self.view.page_size, self.view.filters, self.cursor, self.rows
         document: dict[str, Any] = {} if embedded else {"@context": ANNO_CONTEXT}
         document |= {"id": self.view.page_url(cursor, start), "type": "AnnotationPage"}
         if not embedded:
@@ -107,10 +136,17 @@ class ViewBuilder:
         if cursor:
             previous = self.store.cursor_before(filters, cursor, size)
             document["prev"] = self.view.page_url(previous, max(0, start - size))
-        document["items"] = items
-        return document
-
-    def _item(self, stored: StoredAnnotation) -> Any:
+        document["items"] = "annoserver:items-slot"
+        container = self.view.container_url
         if self.view.iris:
-            return self.view.container_url + stored.slug
-        return render(stored, self.view.container_url, embedded=True)
+            items = [json.dumps(container + row.slug) for row in rows[:size]]
+        else:
+            id_prefix = '{"id": ' + json.dumps(container)[:-1]
+            items = [_with_id(id_prefix, row.slug, row.text) for row in rows[:size]]
+        return document, items
+
+
+def _fill(skeleton: dict[str, Any], items: list[str]) -> str:
+    """Serialise ``skeleton`` with the items' JSON texts put in its ITEMS_SLOT."""
+    return json.dumps(skeleton, ensure_ascii=False).replace(
+        ITEMS_SLOT, "[" + ", ".join(items) + "]", 1)
