@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from annoserver.store.fields import index_fields
 from annoserver.store.tables import AnnotationRow, ContainerStateRow, TargetRow
 
-
 # Slugs become the last path segment of IRIs and are spliced into JSON unescaped: keep them
 # to characters that need no escaping in either.
 SAFE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
