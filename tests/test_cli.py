@@ -34,3 +34,33 @@ def test_db_upgrade_and_tokens(tmp_path):
 def test_bad_scope_is_refused(runner):
     result = runner.invoke(main, ["tokens", "create", "--scope", "root"])
     assert result.exit_code != 0
+
+
+def test_serve_runs_gunicorn(tmp_path):
+    import signal
+    import time
+
+    import requests
+
+    from tests.services import free_port
+
+    port = free_port()
+    env = {**os.environ, "ANNOSERVER_DATA_DIR": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from annoserver.cli import main; main()", "serve",
+         "--port", str(port), "--workers", "1"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/ready", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert (tmp_path / "annoserver.sqlite3").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
