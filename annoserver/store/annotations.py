@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Engine, Select, Text, cast, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annoserver.store.fields import index_fields
+from annoserver.store.listing import ViewReader, aware
 from annoserver.store.tables import AnnotationRow, ContainerStateRow, TargetRow
 
 # Slugs become the last path segment of IRIs and are spliced into JSON unescaped: keep them
@@ -55,41 +58,13 @@ class StoredAnnotation:
     modified: datetime
 
 
-class PageRow(NamedTuple):
-    """One listed annotation: its order key, slug and stored JSON text."""
-
-    seq: int
-    slug: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions of a container view; all ``None`` is the whole container."""
-
-    target: str | None = None
-    manifest: str | None = None
-    motivation: str | None = None
-    creator: str | None = None
-    min_confidence: float | None = None
-
-    def is_empty(self) -> bool:
-        """True when no restriction is set."""
-        return all(value is None for value in vars(self).values())
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _stored(row: AnnotationRow) -> StoredAnnotation:
     return StoredAnnotation(row.seq, row.slug, row.document, row.etag,
-                            _aware(row.created), _aware(row.modified))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                            aware(row.created), aware(row.modified))
 
 
 class AnnotationStore:
@@ -130,7 +105,7 @@ class AnnotationStore:
             session.query(TargetRow).filter(TargetRow.annotation_seq == row.seq).delete()
             _add_targets(session, row.seq, document)
             _bump(session, now, 0)
-        return StoredAnnotation(row.seq, slug, document, etag, _aware(row.created), now)
+        return StoredAnnotation(row.seq, slug, document, etag, aware(row.created), now)
 
     def delete(self, slug: str, if_match: str) -> None:
         """Mark the annotation deleted when ``if_match`` is the current ETag."""
@@ -166,69 +141,11 @@ class AnnotationStore:
             raise Deleted(slug)
         return _stored(row)
 
-    def page(self, filters: Filters, after: int, limit: int) -> list[StoredAnnotation]:
-        """Up to ``limit`` annotations with ``seq > after`` in container order (keyset)."""
-        query = _filtered(select(AnnotationRow), filters).where(AnnotationRow.seq > after)
-        with Session(self._engine) as session:
-            rows = session.scalars(query.order_by(AnnotationRow.seq).limit(limit)).all()
-        return [_stored(row) for row in rows]
-
-    def page_texts(self, filters: Filters, after: int, limit: int) -> list[PageRow]:
-        """Like :meth:`page`, as :class:`PageRow` tuples with no JSON round trip.
-
-        Listing is the hot path; handing the stored text through untouched saves decoding
-        and re-encoding every document (most of a page's cost).
-        """
-        columns = select(AnnotationRow.seq, AnnotationRow.slug, cast(AnnotationRow.document, Text))
-        query = _filtered(columns, filters).where(AnnotationRow.seq > after)
+    @contextmanager
+    def reading(self) -> Iterator[ViewReader]:
+        """A reader of container views on one connection (one checkout per request)."""
         with self._engine.connect() as connection:
-            rows = connection.execute(query.order_by(AnnotationRow.seq).limit(limit)).all()
-        return [PageRow(*row) for row in rows]
-
-    def cursor_before(self, filters: Filters, before: int | None, skip: int) -> int:
-        """The cursor (a ``seq``) that starts a page ``skip`` items before ``before``.
-
-        ``before=None`` counts from the end; 0 means "from the start". Only ``skip`` rows are
-        walked, so ``prev`` and ``last`` links stay cheap on deep pages.
-        """
-        query = _filtered(select(AnnotationRow.seq), filters)
-        if before is not None:
-            query = query.where(AnnotationRow.seq <= before)
-        query = query.order_by(AnnotationRow.seq.desc()).offset(skip).limit(1)
-        with Session(self._engine) as session:
-            return session.scalars(query).first() or 0
-
-    def position(self, filters: Filters, cursor: int) -> int:
-        """How many annotations of the view come at or before ``cursor`` (a startIndex)."""
-        query = _filtered(select(func.count()).select_from(AnnotationRow), filters)
-        with Session(self._engine) as session:
-            return session.scalar(query.where(AnnotationRow.seq <= cursor)) or 0
-
-    def summary(self, filters: Filters) -> Summary:
-        """Total, version tag and last change of a view; O(1) for the whole container."""
-        with Session(self._engine) as session:
-            if filters.is_empty():
-                state = session.get(ContainerStateRow, 1)
-                return Summary(state.total, f"r{state.revision}", _maybe_aware(state.modified))
-            query = _filtered(select(func.count(), func.max(AnnotationRow.seq),
-                                     func.max(AnnotationRow.modified)), filters)
-            total, last_seq, modified = session.execute(query).one()
-        modified = _maybe_aware(modified)
-        # Any add, delete or edit changes the count, the newest seq or the newest change.
-        stamp = modified.timestamp() if modified else 0
-        return Summary(total, f"f{total}-{last_seq or 0}-{stamp:.6f}", modified)
-
-
-class Summary(NamedTuple):
-    """What a view's collection document and ETag need to know of all its annotations."""
-
-    total: int
-    version: str
-    modified: datetime | None
-
-
-def _maybe_aware(moment: datetime | None) -> datetime | None:
-    return _aware(moment) if moment else None
+            yield ViewReader(connection)
 
 
 def _columns(document: dict[str, Any]) -> dict[str, Any]:
@@ -246,21 +163,3 @@ def _bump(session: Session, now: datetime, delta: int) -> None:
     session.execute(update(ContainerStateRow).where(ContainerStateRow.id == 1).values(
         total=ContainerStateRow.total + delta, revision=ContainerStateRow.revision + 1,
         modified=now))
-
-
-def _filtered(query: Select, filters: Filters) -> Select:
-    """Apply ``filters`` to a query over annotations; deleted ones are never listed."""
-    query = query.where(AnnotationRow.deleted.is_(None))
-    if filters.target is not None:
-        query = query.where(AnnotationRow.seq.in_(
-            select(TargetRow.annotation_seq).where(TargetRow.source == filters.target)))
-    if filters.manifest is not None:
-        query = query.where(AnnotationRow.seq.in_(
-            select(TargetRow.annotation_seq).where(TargetRow.manifest == filters.manifest)))
-    if filters.motivation is not None:
-        query = query.where(AnnotationRow.motivation == filters.motivation)
-    if filters.creator is not None:
-        query = query.where(AnnotationRow.creator == filters.creator)
-    if filters.min_confidence is not None:
-        query = query.where(AnnotationRow.confidence >= filters.min_confidence)
-    return query

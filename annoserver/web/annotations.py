@@ -18,12 +18,12 @@ from annoserver.store.annotations import (
     SAFE_SLUG,
     AnnotationStore,
     Deleted,
-    Filters,
     Missing,
     SlugTaken,
     StaleETag,
     StoredAnnotation,
 )
+from annoserver.store.listing import Filters
 from annoserver.validation import annotation_errors
 from annoserver.web.auth import requires
 from annoserver.web.iiif2 import annotation_list
@@ -125,24 +125,26 @@ def container() -> Response:
     """The container, one of its pages, or (``format=v2``) a IIIF v2 AnnotationList."""
     media_type = negotiate()
     if request.args.get("format") == "v2":
-        return annotation_list(_store(), _filters(), _container_url())
+        with _store().reading() as reader:
+            return annotation_list(reader, _filters(), _container_url())
     if request.args.get("format") not in (None, "w3c"):
         raise BadRequest("Query parameter 'format' is 'w3c' (the default) or 'v2'.")
     preference = container_preference(request.headers.get("Prefer"))
     iris_arg = _number("iris", int)
     iris = bool(iris_arg) if iris_arg is not None else preference.iris
     headers = _container_headers()
-    cursor = _number("page", int)
-    builder = ViewBuilder(_store(), _view(iris), cursor or 0)
-    if cursor is not None:
-        start = _number("start", int)
-        return _conditional(lambda: builder.page(start), builder.etag(f"p{cursor}"),
-                            headers, media_type)
-    headers["Content-Location"] = builder.view.url()
-    if preference.applied:
-        headers["Preference-Applied"] = "return=representation"
-    return _conditional(lambda: builder.collection(preference.minimal),
-                        builder.etag(f"c{preference.minimal}"), headers, media_type)
+    cursor, start = _number("page", int), _number("start", int)
+    view = _view(iris)
+    with _store().reading() as reader:
+        builder = ViewBuilder(reader, view, cursor or 0)
+        if cursor is not None:
+            return _conditional(lambda: builder.page(start), builder.etag(f"p{cursor}"),
+                                headers, media_type)
+        headers["Content-Location"] = view.url()
+        if preference.applied:
+            headers["Preference-Applied"] = "return=representation"
+        return _conditional(lambda: builder.collection(preference.minimal),
+                            builder.etag(f"c{preference.minimal}"), headers, media_type)
 
 
 def _validated(document: dict[str, Any], annotation_id: str) -> dict[str, Any]:

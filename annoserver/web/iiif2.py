@@ -6,15 +6,15 @@ Mirador 2 and the Universal Viewer read Open Annotation (``oa:``) lists referenc
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response
 
 from annoserver.errors import BadRequest
-from annoserver.store.annotations import AnnotationStore, Filters
+from annoserver.store.listing import Filters, ViewReader
 from annoserver.web.negotiation import json_response
-from annoserver.web.paging import render
 
 PRESENTATION_2 = "http://iiif.io/api/presentation/2/context.json"
 MAX_ITEMS = 10_000
@@ -57,17 +57,18 @@ def to_open_annotation(annotation: dict[str, Any]) -> dict[str, Any]:
             "on": targets[0] if len(targets) == 1 else targets}
 
 
-def annotation_list(store: AnnotationStore, filters: Filters, container_url: str) -> Response:
+def annotation_list(reader: ViewReader, filters: Filters, container_url: str) -> Response:
     """The AnnotationList of one canvas (the ``target``/``canvas`` filter is required)."""
     if filters.target is None:
         raise BadRequest("format=v2 lists the annotations of one canvas: give 'canvas'.")
     # SAS-era clients do not page AnnotationLists; cap what one list may hold.
-    rows = store.page(filters, 0, MAX_ITEMS)
+    rows = reader.page_texts(filters, 0, MAX_ITEMS)
     params = {"canvas": filters.target, "format": "v2"}
     document = {
         "@context": PRESENTATION_2,
         "@id": container_url + "?" + urlencode(params),
         "@type": "sc:AnnotationList",
-        "resources": [to_open_annotation(render(row, container_url)) for row in rows],
+        "resources": [to_open_annotation({"id": container_url + row.slug, **json.loads(row.text)})
+                      for row in rows],
     }
     return json_response(document, media_type="application/json", headers={"Vary": "Accept"})

@@ -15,11 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from annoserver.store.annotations import (
-    AnnotationStore,
-    Filters,
-    StoredAnnotation,
-)
+from annoserver.store.annotations import StoredAnnotation
+from annoserver.store.listing import Filters, ViewReader
 
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 LDP_CONTEXT = "http://www.w3.org/ns/ldp.jsonld"
@@ -74,7 +71,7 @@ class ContainerView:
 class ViewBuilder:
     """Builds the collection and page documents of a view (as JSON text) from the store."""
 
-    def __init__(self, store: AnnotationStore, view: ContainerView, cursor: int = 0) -> None:
+    def __init__(self, store: ViewReader, view: ContainerView, cursor: int = 0) -> None:
         self.store = store
         self.view = view
         self.cursor = cursor
