@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,6 +116,40 @@ class AnnotationStore:
                 deleted=now, modified=now, etag=secrets.token_hex(16)))
             session.query(TargetRow).filter(TargetRow.annotation_seq == row.seq).delete()
             _bump(session, now, -1)
+
+    def put_results(self, key: str, documents: list[dict[str, Any]]) -> list[StoredAnnotation]:
+        """Store a model's annotations for one request, replacing earlier ones with ``key``.
+
+        Runs under a lock on ``key`` (the SQLite write lock; a transaction-scoped advisory
+        lock on PostgreSQL), so two identical requests never leave both sets behind.
+        """
+        now = _now()
+        rows = [AnnotationRow(slug=uuid.uuid4().hex, document=document, etag=secrets.token_hex(16),
+                              created=now, modified=now, result_key=key, **_columns(document))
+                for document in documents]
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+            old = session.scalars(select(AnnotationRow.seq).where(
+                AnnotationRow.result_key == key, AnnotationRow.deleted.is_(None))).all()
+            if old:
+                session.execute(update(AnnotationRow).where(AnnotationRow.seq.in_(old)).values(
+                    deleted=now, modified=now))
+                session.query(TargetRow).filter(TargetRow.annotation_seq.in_(old)).delete()
+            session.add_all(rows)
+            session.flush()
+            for row in rows:
+                _add_targets(session, row.seq, row.document)
+            _bump(session, now, len(rows) - len(old))
+        return [_stored(row) for row in rows]
+
+    def results(self, key: str) -> list[StoredAnnotation]:
+        """The live annotations stored under ``key``, in creation order."""
+        with Session(self._engine) as session:
+            rows = session.scalars(select(AnnotationRow).where(
+                AnnotationRow.result_key == key, AnnotationRow.deleted.is_(None)).order_by(
+                AnnotationRow.seq)).all()
+        return [_stored(row) for row in rows]
 
     def _current(self, session: Session, slug: str, if_match: str) -> AnnotationRow:
         """The live row for ``slug``, locked for update, checked against ``if_match``."""

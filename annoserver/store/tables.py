@@ -34,6 +34,9 @@ class AnnotationRow(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     deleted: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Machine annotations: a digest of (model, version, image, region); a rerun replaces
+    # the live rows sharing it, and an identical request is answered from them.
+    result_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class TargetRow(Base):
