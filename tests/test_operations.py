@@ -84,3 +84,12 @@ def test_empty_sqlite_database_is_migrated_on_first_start(tmp_path):
     assert (tmp_path / "annoserver.sqlite3").exists()
     assert app.test_client().get("/annotations/").status_code == 200
     app.extensions["annoserver.db"].dispose()
+
+
+def test_context_document_defines_the_provenance_terms(client):
+    response = client.get("/ns/annoserver.jsonld")
+    assert response.headers["Content-Type"] == "application/ld+json"
+    terms = response.get_json()["@context"]
+    for term in ("confidence", "modelVersion", "modelSha256", "runtime", "executionProvider"):
+        assert term in terms
+    assert "as" not in terms  # would clash with anno.jsonld's ActivityStreams prefix
