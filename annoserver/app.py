@@ -8,12 +8,11 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from annoserver import errors
 from annoserver.config import configure
 from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import TokenStore
-from annoserver.web import annotations, auth, contexts, health, openapi
+from annoserver.web import annotations, auth, contexts, health, openapi, problems
 
 # Headers a browser client may send on reads and read back (W3C protocol needs these).
 CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization"]
@@ -37,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure(app, config)
     app.json.sort_keys = False
     init_store(app)
-    errors.init_app(app)
+    problems.init_app(app)
     auth.init_app(app)
     health.init_app(app)
     # Reads are open to any origin; cross-origin writes are refused at preflight.

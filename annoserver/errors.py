@@ -1,8 +1,10 @@
-"""The one error hierarchy of annoserver, and its mapping to ``application/problem+json``.
+"""The one error hierarchy of annoserver (no Flask: the core, workers and CLI raise these).
 
 Every error a client can cause or observe is an :class:`AnnoserverError` with a fixed HTTP
-status; views raise them and :func:`init_app` turns them (and Werkzeug's own HTTP errors, and
-anything unexpected) into RFC 9457 problem documents with a human ``detail``::
+status and a human ``detail``; ``annoserver.web.problems`` turns them (and Werkzeug's own HTTP
+errors, and anything unexpected) into RFC 9457 problem documents. Subsystems subclass the
+base in their own ``errors`` modules (``annoserver.inference.errors``,
+``annoserver.iiif.errors``)::
 
     AnnoserverError
     ├── BadRequest                 400
@@ -18,19 +20,14 @@ anything unexpected) into RFC 9457 problem documents with a human ``detail``::
     ├── PayloadTooLarge            413
     ├── UnsupportedMediaType       415
     ├── PreconditionRequired       428
-    └── ServiceUnavailable         503
+    ├── ServiceUnavailable         503
+    ├── inference.InferenceError   (model repository, plugins, sessions, batching)
+    └── iiif.IIIFError             (fetching and decoding IIIF images)
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, ClassVar
-
-from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
-
-PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
 
 
 class AnnoserverError(Exception):
@@ -68,36 +65,3 @@ PayloadTooLarge = _error("PayloadTooLarge", 413, "Payload Too Large")
 UnsupportedMediaType = _error("UnsupportedMediaType", 415, "Unsupported Media Type")
 PreconditionRequired = _error("PreconditionRequired", 428, "Precondition Required")
 ServiceUnavailable = _error("ServiceUnavailable", 503, "Service Unavailable")
-
-
-def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    """Serialise a problem document with its media type and status."""
-    response = Response(json.dumps(problem), status=problem["status"], mimetype=PROBLEM_JSON)
-    response.headers.update(headers or {})
-    return response
-
-
-def _from_http_exception(error: HTTPException) -> Response:
-    """Werkzeug raises these for routing (404, 405) and body limits (413)."""
-    problem = {"type": "about:blank", "title": error.name, "status": error.code,
-               "detail": error.description}
-    headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after")}
-    return problem_response(problem, headers)
-
-
-def init_app(app: Flask) -> None:
-    """Register the handlers that make every error a problem document."""
-
-    @app.errorhandler(AnnoserverError)
-    def _annoserver_error(error: AnnoserverError) -> Response:
-        return problem_response(error.to_problem(), getattr(error, "headers", None))
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
-        return _from_http_exception(error)
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem_response(AnnoserverError("The server failed; the error is logged.")
-                                .to_problem())
