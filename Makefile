@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VIEWER_STAMP := viewer/node_modules/.installed
+VIEWER_SOURCES := $(shell find viewer/src viewer/page -type f 2>/dev/null) viewer/vite.config.mjs
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# Root needs no sudo (CI, containers); elsewhere apt-get runs through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint install demo-token clean
+.PHONY: run test lint pytest viewer-test install demo-token chromium clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,20 +18,37 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+$(VIEWER_STAMP): viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund
+	touch $(VIEWER_STAMP)
 
-run: $(STAMP)
+viewer/dist/index.html: $(VIEWER_STAMP) $(VIEWER_SOURCES)
+	cd viewer && npm run build
+
+install: $(STAMP) viewer/dist/index.html
+
+run: install
 	$(BIN)/annoserver db upgrade
 	$(BIN)/annoserver serve --host $(HOST) --port $(PORT)
 
 demo-token: $(STAMP)
 	$(BIN)/annoserver tokens create --scope write --name demo
 
+# The viewer's browser test drives Debian's chromium (no browser downloads here).
+chromium:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
+viewer-test: $(VIEWER_STAMP) chromium
+	cd viewer && npm test
+
+test: lint pytest viewer-test
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache viewer/node_modules viewer/dist

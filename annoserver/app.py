@@ -12,7 +12,7 @@ from annoserver.config import configure
 from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import TokenStore
-from annoserver.web import annotations, auth, contexts, health, openapi, problems
+from annoserver.web import annotations, auth, contexts, health, openapi, problems, viewer
 
 # Headers a browser client may send on reads and read back (W3C protocol needs these).
 CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization"]
@@ -43,6 +43,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (annotations, contexts, health, openapi):
+    for module in (annotations, contexts, health, openapi, viewer):
         app.register_blueprint(module.blueprint)
     return app

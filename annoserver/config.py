@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "PRIVATE_READS": False,
     # Migrate the database to the newest schema when the app starts.
     "AUTO_MIGRATE": True,
+    # Built viewer (index.html and scripts); empty means the repository's viewer/dist.
+    "VIEWER_DIR": "",
+    # Manifest URL the viewer opens when none is given.
+    "DEMO_MANIFEST": "",
 }
 
 

@@ -1,0 +1,540 @@
+import React from 'react';
+import {
+  Button, Checkbox, Divider, FormControlLabel, LinearProgress, List, ListItem, ListItemText, Slider, TextField,
+  Typography,
+} from '../ui.js';
+import {
+  analysableModels, base64url, canvasImage, canvasRectToImageRegion, formatConfidence, formatXywh,
+  modelList, pageItems, reviewStatusText,
+} from '../model.js';
+import { createClient, reviewUrl, tokenStore, FINAL_JOB_STATES } from '../api.js';
+import { currentViewRegion, zoomToCanvasRect } from '../viewers.js';
+
+const sectionStyle = { padding: '8px 16px' };
+const swatchStyle = (colour) => ({
+  display: 'inline-block', width: 14, height: 14, borderRadius: 3, background: colour,
+  border: '1px solid rgba(0,0,0,0.4)', marginRight: 8, flex: '0 0 auto',
+});
+const rowStyle = { display: 'flex', flexWrap: 'wrap', gap: 6, alignItems: 'center', marginTop: 4 };
+const dlStyle = { display: 'grid', gridTemplateColumns: 'auto 1fr', gap: '2px 10px', margin: '4px 0', wordBreak: 'break-word' };
+
+function domId(windowId, name) {
+  return `annoserver-${String(windowId).replace(/[^A-Za-z0-9_-]/g, '_')}-${name}`;
+}
+
+function SectionTitle({ children, id }) {
+  return <Typography variant="subtitle2" component="h3" id={id} style={{ marginTop: 4 }}>{children}</Typography>;
+}
+
+/**
+ * The "Machine annotations" companion window: layers, filters, list, details and review,
+ * analysis of a region, whole-manifest jobs, access token.
+ */
+export class Panel extends React.Component {
+  constructor(props) {
+    super(props);
+    this.tokens = tokenStore(props.config.tokenStorageKey);
+    const token = this.tokens.get();
+    this.state = {
+      token,
+      tokenDraft: '',
+      models: null,
+      modelsError: null,
+      chosen: null, // Set of model ids (null: defaults)
+      persist: false,
+      busy: false,
+      message: null,
+      error: null,
+      correction: '',
+      reviewMessage: null,
+      job: null,
+    };
+    this.client = this.makeClient();
+    this.pollTimer = null;
+  }
+
+  componentDidMount() {
+    this.mounted = true;
+    this.loadModels();
+  }
+
+  componentDidUpdate(prevProps) {
+    if (prevProps.config.server !== this.props.config.server) {
+      this.client = this.makeClient();
+      this.loadModels();
+    }
+  }
+
+  componentWillUnmount() {
+    this.mounted = false;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+  }
+
+  makeClient() {
+    return createClient({ server: this.props.config.server, getToken: () => this.tokens.get() });
+  }
+
+  async loadModels() {
+    if (!this.props.config.server) {
+      this.setState({ models: [], modelsError: 'No annoserver is configured (config.annoserver.server).' });
+      return;
+    }
+    try {
+      const models = modelList(await this.client.models());
+      if (this.mounted) this.setState({ models, modelsError: null });
+    } catch (e) {
+      if (this.mounted) this.setState({ models: [], modelsError: `Could not list the models: ${e.message}` });
+    }
+  }
+
+  chosenModels() {
+    const { chosen, models } = this.state;
+    if (chosen) return [...chosen];
+    const analysable = analysableModels(models || []).filter((m) => !/superres/i.test(m.kind || ''));
+    const defaults = this.props.config.defaultModels;
+    if (defaults) return analysable.filter((m) => defaults.includes(m.id)).map((m) => m.id);
+    return analysable.slice(0, 1).map((m) => m.id);
+  }
+
+  toggleModel(id, checked) {
+    const next = new Set(this.chosenModels());
+    if (checked) next.add(id); else next.delete(id);
+    this.setState({ chosen: next });
+  }
+
+  targetCanvas() {
+    const { canvases, view } = this.props;
+    const { region } = view.w;
+    return (region && canvases.find((c) => c.id === region.canvasId)) || canvases[0] || null;
+  }
+
+  useCurrentView() {
+    const canvas = this.targetCanvas();
+    const region = currentViewRegion(this.props.windowId, canvas && canvas.id);
+    if (!region) {
+      this.setState({ error: 'The image is not shown yet; try again in a moment.' });
+      return;
+    }
+    const rounded = {
+      canvasId: region.canvasId, x: Math.floor(region.x), y: Math.floor(region.y),
+      w: Math.ceil(region.w), h: Math.ceil(region.h),
+    };
+    this.props.setRegion(rounded);
+    this.setState({ error: null });
+  }
+
+  async analyse() {
+    const { manifest, view, receiveAnnotation } = this.props;
+    const canvas = this.targetCanvas();
+    const models = this.chosenModels();
+    if (!canvas) return this.setState({ error: 'No canvas is shown.' });
+    if (!models.length) return this.setState({ error: 'Choose at least one model.' });
+    const image = canvasImage(canvas.json);
+    if (!image || !image.image) return this.setState({ error: 'This canvas has no image to analyse.' });
+    const { region } = view.w;
+    const regionString = region ? canvasRectToImageRegion(region, canvas, image) : 'full';
+    if (!regionString) return this.setState({ error: 'The region lies outside the image.' });
+    const body = {
+      image: image.image,
+      region: regionString,
+      models,
+      canvas: { id: canvas.id, width: canvas.width, height: canvas.height },
+      persist: Boolean(this.state.persist && this.state.token),
+    };
+    if (manifest && manifest.id) body.manifest = manifest.id;
+    this.setState({ busy: true, error: null, message: `Analysing with ${models.join(', ')}…` });
+    try {
+      const page = await this.client.analyze(body);
+      const items = pageItems(page);
+      const pageId = (page && (page.id || page['@id'])) || `urn:annoserver:analysis:${Date.now()}`;
+      receiveAnnotation(canvas.id, pageId, page || { type: 'AnnotationPage', items: [] });
+      const n = items.length;
+      this.setState({
+        busy: false,
+        message: `${n} annotation${n === 1 ? '' : 's'} from ${models.join(', ')} on region ${regionString}${body.persist ? ' (saved)' : ''}.`,
+      });
+    } catch (e) {
+      this.setState({ busy: false, message: null, error: `Analysis failed: ${e.message}` });
+    }
+    return null;
+  }
+
+  saveToken(event) {
+    if (event) event.preventDefault();
+    const token = this.state.tokenDraft.trim();
+    this.tokens.set(token);
+    this.setState({ token, tokenDraft: '' });
+  }
+
+  forgetToken() {
+    this.tokens.set('');
+    this.setState({ token: '', tokenDraft: '', persist: false });
+  }
+
+  async review(item, verdict) {
+    const { correction } = this.state;
+    let body;
+    if (verdict === 'corrected') {
+      if (!correction.trim()) return this.setState({ reviewMessage: 'Type the correct label first.' });
+      body = { type: 'TextualBody', value: correction.trim(), purpose: 'tagging' };
+    }
+    this.setState({ reviewMessage: 'Sending…' });
+    try {
+      await this.client.review(item.id, verdict, body);
+      this.props.setReview(item.id, verdict);
+      this.setState({ reviewMessage: `Recorded: ${verdict}.`, correction: '' });
+    } catch (e) {
+      this.setState({ reviewMessage: `Review failed: ${e.message}` });
+    }
+    return null;
+  }
+
+  async startJob() {
+    const { manifest } = this.props;
+    const models = this.chosenModels();
+    if (!manifest || !manifest.url) return this.setState({ error: 'No manifest is open.' });
+    if (!models.length) return this.setState({ error: 'Choose at least one model.' });
+    this.setState({ job: { state: 'starting' }, error: null });
+    try {
+      const started = await this.client.enrich(manifest.url, models);
+      this.setState({ job: { ...started, state: 'queued' } });
+      if (started.job) this.pollJob(started.job, started);
+    } catch (e) {
+      this.setState({ job: null, error: `Could not start the job: ${e.message}` });
+    }
+    return null;
+  }
+
+  async pollJob(url, started) {
+    try {
+      const status = await this.client.job(url);
+      if (!this.mounted) return;
+      this.setState({ job: { ...started, ...status, job: url } });
+      if (!FINAL_JOB_STATES.includes(status.state)) {
+        this.pollTimer = setTimeout(() => this.pollJob(url, started), this.props.config.jobPollMs);
+      }
+    } catch (e) {
+      if (this.mounted) this.setState(({ job }) => ({ job: { ...job, state: 'unknown', error: e.message } }));
+    }
+  }
+
+  async cancelJob() {
+    const { job } = this.state;
+    if (!job || !job.job) return;
+    try {
+      await this.client.cancelJob(job.job);
+    } catch (e) {
+      this.setState({ error: `Could not cancel: ${e.message}` });
+    }
+  }
+
+  enhancedUrl() {
+    const { models } = this.state;
+    const { config, view } = this.props;
+    const sr = (models || []).find((m) => /superres|super-res/i.test(m.kind || ''));
+    const canvas = this.targetCanvas();
+    const image = canvas && canvasImage(canvas.json);
+    if (!sr || !image || !image.service) return null;
+    let region = 'full';
+    if (view.w.region) {
+      const pixels = canvasRectToImageRegion(view.w.region, canvas, image);
+      const scale = Number(sr.scale || (sr.output && sr.output.scale));
+      if (pixels && scale > 0) {
+        region = pixels.split(',').map((n) => Math.round(Number(n) * scale)).join(',');
+      } else if (pixels) {
+        const [x, y, w, h] = pixels.split(',').map(Number);
+        const iw = image.width || canvas.width;
+        const ih = image.height || canvas.height;
+        region = `pct:${[x / iw, y / ih, w / iw, h / ih].map((n) => +(n * 100).toFixed(3)).join(',')}`;
+      }
+    }
+    return `${config.server}/iiif/sr/${encodeURIComponent(sr.id)}/${base64url(image.image)}/${region}/max/0/default.jpg`;
+  }
+
+  renderLayers() {
+    const { view, toggleLayer, windowId } = this.props;
+    const { layers, items, visibleItems } = view;
+    return (
+      <section style={sectionStyle} aria-labelledby={domId(windowId, 'layers-title')}>
+        <SectionTitle id={domId(windowId, 'layers-title')}>Layers</SectionTitle>
+        {layers.length === 0 && (
+          <Typography variant="body2" color="textSecondary">No machine annotations on this canvas yet.</Typography>
+        )}
+        <List dense disablePadding data-testid="annoserver-layers" aria-label="Annotation layers, one per model">
+          {layers.map((layer) => (
+            <ListItem key={layer.model} disableGutters data-model={layer.model} data-shown={layer.shown}
+              data-total={layer.total}>
+              <Checkbox edge="start" size="small" checked={layer.visible} color="primary"
+                onChange={(e) => toggleLayer(layer.model, e.target.checked)}
+                inputProps={{ 'aria-label': `Show the ${layer.model} layer` }} />
+              <span style={swatchStyle(layer.colour)} aria-hidden="true" />
+              <ListItemText
+                primary={`${layer.model}${layer.versions.length ? ` v${layer.versions.join(', ')}` : ''}`}
+                secondary={layer.visible
+                  ? `${layer.shown} of ${layer.total} shown (${layer.regions} regions, ${layer.whole} whole-canvas)`
+                  : `hidden (${layer.total})`}
+                secondaryTypographyProps={{ className: 'annoserver-layer-count' }} />
+            </ListItem>
+          ))}
+        </List>
+        <Typography variant="body2" aria-live="polite" data-testid="annoserver-count">
+          {`Showing ${visibleItems.length} of ${items.length} annotations`}
+        </Typography>
+      </section>
+    );
+  }
+
+  renderFilters() {
+    const { view, config, setMinConfidence, setLabelQuery, windowId } = this.props;
+    const { w, labels } = view;
+    const sliderLabel = domId(windowId, 'confidence-label');
+    const listId = domId(windowId, 'labels');
+    return (
+      <section style={sectionStyle} aria-label="Filters">
+        <Typography variant="body2" id={sliderLabel}>
+          {`Minimum confidence: ${formatConfidence(w.minConfidence)}`}
+        </Typography>
+        <Slider data-testid="annoserver-confidence" value={w.minConfidence} min={0} max={1}
+          step={config.confidenceStep} aria-labelledby={sliderLabel}
+          getAriaValueText={(v) => `${formatConfidence(v)}`} valueLabelDisplay="auto"
+          onChange={(e, value) => setMinConfidence(value)} />
+        <TextField label="Filter by label" value={w.labelQuery} fullWidth size="small" margin="dense"
+          inputProps={{ list: listId, 'data-testid': 'annoserver-label-filter' }}
+          onChange={(e) => setLabelQuery(e.target.value)} />
+        <datalist id={listId}>
+          {labels.slice(0, 50).map(({ label }) => <option key={label} value={label} />)}
+        </datalist>
+      </section>
+    );
+  }
+
+  renderList() {
+    const { view, selectItem, config } = this.props;
+    const { visibleItems, colours, w } = view;
+    const whole = visibleItems.filter((i) => i.whole);
+    const sorted = [...visibleItems].sort((a, b) => (b.confidence ?? -1) - (a.confidence ?? -1));
+    return (
+      <section style={sectionStyle} aria-label="Annotations">
+        {whole.length > 0 && (
+          <div style={{ ...rowStyle, marginBottom: 6 }} aria-label="Whole-canvas results">
+            {whole.map((item) => (
+              <Typography key={item.id} variant="caption" component="span" title={`${item.model}, whole canvas`}
+                style={{
+                  padding: '1px 8px', borderRadius: 10, background: colours[item.model],
+                  border: '1px solid rgba(0,0,0,0.2)', color: /^#(0072B2|009E73|D55E00|CC79A7)$/i.test(colours[item.model] || '') ? '#fff' : '#000',
+                }}>{`${item.label} ${formatConfidence(item.confidence)}`}</Typography>
+            ))}
+          </div>
+        )}
+        <List dense disablePadding aria-label="Machine annotations shown" data-testid="annoserver-list"
+          style={{ maxHeight: 220, overflowY: 'auto' }}>
+          {sorted.slice(0, config.maxListed).map((item) => (
+            <ListItem key={item.id} button selected={item.id === w.selectedId}
+              onClick={() => selectItem(item.id === w.selectedId ? null : item.id)}
+              style={{ borderLeft: `4px solid ${colours[item.model] || '#888'}` }}>
+              <ListItemText primary={`${item.label}${item.confidence == null ? '' : ` · ${formatConfidence(item.confidence)}`}`}
+                secondary={`${item.model} · ${item.whole ? 'whole canvas' : `region ${formatXywh(item.rect)}`}`} />
+            </ListItem>
+          ))}
+        </List>
+      </section>
+    );
+  }
+
+  renderDetails() {
+    const { view, windowId } = this.props;
+    const { token, correction, reviewMessage } = this.state;
+    const item = view.items.find((i) => i.id === view.w.selectedId);
+    if (!item) return null;
+    const localReview = view.w.reviews[item.id];
+    const reviewable = Boolean(reviewUrl(this.props.config.server, item.id));
+    const canReview = reviewable && Boolean(token);
+    return (
+      <section style={sectionStyle} aria-labelledby={domId(windowId, 'details-title')} data-testid="annoserver-details">
+        <SectionTitle id={domId(windowId, 'details-title')}>{`Details: ${item.label}`}</SectionTitle>
+        <Typography variant="body2" component="dl" style={dlStyle}>
+          <dt>Model</dt><dd style={{ margin: 0 }}>{item.model}</dd>
+          <dt>Version</dt><dd style={{ margin: 0 }}>{item.version || '—'}</dd>
+          <dt>Confidence</dt><dd style={{ margin: 0 }}>{item.confidence == null ? '—' : formatConfidence(item.confidence)}</dd>
+          <dt>Labels</dt><dd style={{ margin: 0 }}>{item.labels.join(', ') || '—'}</dd>
+          <dt>Motivation</dt><dd style={{ margin: 0 }}>{item.motivation || '—'}</dd>
+          <dt>Target</dt><dd style={{ margin: 0 }}>{item.whole ? 'whole canvas' : `xywh=${formatXywh(item.rect)}`}</dd>
+          <dt>Created</dt><dd style={{ margin: 0 }}>{item.created || '—'}</dd>
+          <dt>Status</dt><dd style={{ margin: 0 }} data-testid="annoserver-review-status">{reviewStatusText(item, localReview)}</dd>
+        </Typography>
+        <div style={rowStyle}>
+          {!item.whole && (
+            <Button size="small" variant="outlined" onClick={() => zoomToCanvasRect(windowId, item.canvasId, item.rect)}>
+              Zoom to
+            </Button>
+          )}
+          <Button size="small" variant="outlined" disabled={!canReview} onClick={() => this.review(item, 'accepted')}>
+            Accept
+          </Button>
+          <Button size="small" variant="outlined" disabled={!canReview} onClick={() => this.review(item, 'rejected')}>
+            Reject
+          </Button>
+        </div>
+        <div style={rowStyle}>
+          <TextField label="Correct label" size="small" value={correction} disabled={!canReview}
+            onChange={(e) => this.setState({ correction: e.target.value })} style={{ flex: 1 }} />
+          <Button size="small" variant="outlined" disabled={!canReview} onClick={() => this.review(item, 'corrected')}>
+            Correct
+          </Button>
+        </div>
+        {!reviewable && (
+          <Typography variant="caption" color="textSecondary" component="p">
+            Not stored on this server (analyse with “Save results” to review it).
+          </Typography>
+        )}
+        {reviewable && !token && (
+          <Typography variant="caption" color="textSecondary" component="p">Reviewing needs an access token (below).</Typography>
+        )}
+        {reviewMessage && <Typography variant="caption" component="p" aria-live="polite">{reviewMessage}</Typography>}
+      </section>
+    );
+  }
+
+  renderAnalyse() {
+    const { view, windowId, setDrawing, setRegion, canvases } = this.props;
+    const { models, modelsError, busy, message, error, persist, token } = this.state;
+    const { region, drawing } = view.w;
+    const chosen = new Set(this.chosenModels());
+    const analysable = analysableModels(models || []);
+    const canvas = this.targetCanvas();
+    const enhanced = this.enhancedUrl();
+    const regionCanvas = region && canvases.find((c) => c.id === region.canvasId);
+    return (
+      <section style={sectionStyle} aria-labelledby={domId(windowId, 'analyse-title')} data-testid="annoserver-analyze-panel">
+        <SectionTitle id={domId(windowId, 'analyse-title')}>Analyse a region</SectionTitle>
+        <div style={rowStyle} role="group" aria-label="Region to analyse">
+          <Button size="small" variant={drawing ? 'contained' : 'outlined'} color="primary" aria-pressed={drawing}
+            data-testid="annoserver-draw" onClick={() => setDrawing(!drawing)}>
+            {drawing ? 'Cancel drawing' : 'Draw a region'}
+          </Button>
+          <Button size="small" variant="outlined" onClick={() => this.useCurrentView()}>Use current view</Button>
+          <Button size="small" variant="outlined" disabled={!region} onClick={() => setRegion(null)}>Whole canvas</Button>
+        </div>
+        <Typography variant="body2" aria-live="polite" data-testid="annoserver-region" style={{ marginTop: 4 }}>
+          {drawing && 'Drag a rectangle over the image (Escape cancels).'}
+          {!drawing && (region
+            ? `Region ${formatXywh(region)} (canvas)${regionCanvas && regionCanvas.label ? ` on ${regionCanvas.label}` : ''}`
+            : `Whole canvas${canvas && canvas.label ? `: ${canvas.label}` : ''}`)}
+        </Typography>
+        <fieldset style={{ border: 0, padding: 0, margin: '6px 0 0' }}>
+          <legend style={{ fontSize: 13, padding: 0 }}>Models</legend>
+          {models === null && <LinearProgress aria-label="Loading the models" />}
+          {modelsError && <Typography variant="body2" color="error">{modelsError}</Typography>}
+          {analysable.map((m) => (
+            <FormControlLabel key={m.id} style={{ display: 'flex', marginRight: 0 }}
+              control={(
+                <Checkbox size="small" color="primary" checked={chosen.has(m.id)}
+                  onChange={(e) => this.toggleModel(m.id, e.target.checked)} />
+              )}
+              label={<span style={{ fontSize: 13 }}>{`${m.id}${m.kind ? ` (${m.kind}` : ''}${m.version ? ` ${m.version}` : ''}${m.kind ? ')' : ''}`}</span>} />
+          ))}
+        </fieldset>
+        <FormControlLabel
+          control={<Checkbox size="small" color="primary" checked={Boolean(persist && token)} disabled={!token}
+            onChange={(e) => this.setState({ persist: e.target.checked })} />}
+          label={<span style={{ fontSize: 13 }}>{token ? 'Save results on the server' : 'Save results (needs an access token)'}</span>} />
+        <div style={rowStyle}>
+          <Button variant="contained" color="primary" data-testid="annoserver-analyze" disabled={busy || !chosen.size || !canvas}
+            onClick={() => this.analyse()}>
+            {busy ? 'Analysing…' : 'Analyse'}
+          </Button>
+          {enhanced && (
+            <Button size="small" variant="outlined" href={enhanced} target="_blank" rel="noopener noreferrer">
+              Enhanced view
+            </Button>
+          )}
+        </div>
+        <div aria-live="polite" data-testid="annoserver-analyze-status">
+          {message && <Typography variant="body2">{message}</Typography>}
+          {error && <Typography variant="body2" color="error" role="alert">{error}</Typography>}
+        </div>
+      </section>
+    );
+  }
+
+  renderJob() {
+    const { windowId, addWindow } = this.props;
+    const { job, token } = this.state;
+    const percent = job && job.total ? Math.round((100 * (job.done || 0)) / job.total) : 0;
+    return (
+      <section style={sectionStyle} aria-labelledby={domId(windowId, 'job-title')}>
+        <SectionTitle id={domId(windowId, 'job-title')}>Whole manifest</SectionTitle>
+        <Button size="small" variant="outlined" disabled={!token || (job && !FINAL_JOB_STATES.includes(job.state) && job.state !== 'unknown')}
+          onClick={() => this.startJob()}>
+          Enrich every canvas with the chosen models
+        </Button>
+        {!token && <Typography variant="caption" component="p" color="textSecondary">Needs an access token.</Typography>}
+        {job && (
+          <div aria-live="polite" style={{ marginTop: 6 }} data-testid="annoserver-job">
+            <LinearProgress variant={job.total ? 'determinate' : 'indeterminate'} value={percent}
+              aria-label="Job progress" />
+            <Typography variant="body2">
+              {`${job.state}${job.total ? `: ${job.done || 0} of ${job.total} canvases` : ''}${job.failed ? `, ${job.failed} failed` : ''}${job.eta != null && !FINAL_JOB_STATES.includes(job.state) ? `, about ${Math.round(job.eta)} s left` : ''}`}
+            </Typography>
+            {job.error && <Typography variant="body2" color="error">{job.error}</Typography>}
+            <div style={rowStyle}>
+              {job.job && !FINAL_JOB_STATES.includes(job.state) && (
+                <Button size="small" onClick={() => this.cancelJob()}>Cancel</Button>
+              )}
+              {job.manifest && (
+                <Button size="small" variant="outlined" onClick={() => addWindow(job.manifest)}>
+                  Open the enriched manifest
+                </Button>
+              )}
+            </div>
+          </div>
+        )}
+      </section>
+    );
+  }
+
+  renderToken() {
+    const { windowId } = this.props;
+    const { token, tokenDraft } = this.state;
+    return (
+      <section style={sectionStyle} aria-labelledby={domId(windowId, 'token-title')}>
+        <SectionTitle id={domId(windowId, 'token-title')}>Access token</SectionTitle>
+        <form onSubmit={(e) => this.saveToken(e)} style={rowStyle}>
+          <TextField type="password" size="small" label={token ? 'Replace the token' : 'Bearer token'}
+            autoComplete="off" value={tokenDraft} style={{ flex: 1 }}
+            inputProps={{ 'data-testid': 'annoserver-token' }}
+            onChange={(e) => this.setState({ tokenDraft: e.target.value })} />
+          <Button size="small" type="submit" variant="outlined" disabled={!tokenDraft.trim()}>Use</Button>
+          {token && <Button size="small" onClick={() => this.forgetToken()}>Forget</Button>}
+        </form>
+        <Typography variant="caption" color="textSecondary" component="p">
+          {token ? 'A token is set for this browser session.' : 'Reading needs no token; saving and reviewing do. Kept only for this browser session.'}
+        </Typography>
+      </section>
+    );
+  }
+
+  render() {
+    return (
+      <div className="annoserver-panel" style={{ overflowY: 'auto' }}>
+        {this.renderLayers()}
+        {this.renderFilters()}
+        {this.renderList()}
+        {this.renderDetails()}
+        <Divider />
+        {this.renderAnalyse()}
+        <Divider />
+        {this.renderJob()}
+        <Divider />
+        {this.renderToken()}
+      </div>
+    );
+  }
+}
+
+Panel.defaultProps = {
+  canvases: [],
+  manifest: null,
+  addWindow: () => {},
+  receiveAnnotation: () => {},
+};
