@@ -12,7 +12,16 @@ from annoserver.config import configure
 from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import TokenStore
-from annoserver.web import annotations, auth, contexts, health, openapi, problems, viewer
+from annoserver.web import (
+    annotations,
+    auth,
+    contexts,
+    health,
+    models,
+    openapi,
+    problems,
+    viewer,
+)
 
 # Headers a browser client may send on reads and read back (W3C protocol needs these).
 CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization"]
@@ -36,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure(app, config)
     app.json.sort_keys = False
     init_store(app)
+    models.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     health.init_app(app)
@@ -43,6 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (annotations, contexts, health, openapi, viewer):
+    for module in (annotations, contexts, health, models, openapi, viewer):
         app.register_blueprint(module.blueprint)
     return app

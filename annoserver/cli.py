@@ -85,3 +85,33 @@ def tokens_revoke(token_id: int) -> None:
     if not _tokens().revoke(token_id):
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
+
+
+@main.group("models")
+def models_group() -> None:
+    """The model repository."""
+
+
+@models_group.command("list")
+def models_list() -> None:
+    """List installed models: id, kind, version, provider, license."""
+    for model in current_app.extensions["annoserver.runtime"].describe():
+        click.echo(f"{model['id']}\t{model['kind']}\t{model['version']}\t"
+                   f"{model['provider']}\t{model['license']}")
+
+
+@models_group.command("check", with_appcontext=False)
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+def models_check(path: str | None) -> None:
+    """Validate a model repository (default: the configured one); exit 1 on any error."""
+    from annoserver.config import SHIPPED_MODELS
+    from annoserver.inference import check_repository
+
+    folder = path or os.environ.get("ANNOSERVER_MODELS_DIR") or str(SHIPPED_MODELS)
+    problems = check_repository(folder)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    errors = [p for p in problems if p.severity == "error"]
+    click.echo(f"{folder}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    if errors:
+        raise SystemExit(1)

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Flask
 
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "onnx_models"
+
 DEFAULTS: dict[str, Any] = {
     # Where the SQLite database and other state live when nothing else is configured.
     "DATA_DIR": "data",
@@ -32,6 +34,14 @@ DEFAULTS: dict[str, Any] = {
     "PRIVATE_READS": False,
     # Migrate the database to the newest schema when the app starts.
     "AUTO_MIGRATE": True,
+    # The model repository: one folder per model; empty means the checkout's onnx_models/.
+    "MODELS_DIR": "",
+    # ONNX Runtime execution providers in order; empty: CUDA first when present, then CPU.
+    "ONNX_PROVIDERS": [],
+    # ONNX Runtime threads inside one operator (0: ONNX Runtime's default).
+    "ONNX_THREADS": 0,
+    # How long (ms) the first request of a batch waits for others to the same model.
+    "BATCH_LATENCY_MS": 5.0,
     # Built viewer (index.html and scripts); empty means the repository's viewer/dist.
     "VIEWER_DIR": "",
     # Manifest URL the viewer opens when none is given.
@@ -66,6 +76,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
 def _normalise(config: dict[str, Any]) -> None:
     """Derive the values other keys imply, so the rest of the code reads one shape."""
     config["ALLOWED_HOSTS"] = _as_list(config["ALLOWED_HOSTS"])
+    config["ONNX_PROVIDERS"] = _as_list(config["ONNX_PROVIDERS"])
     config["PAGE_SIZE"] = int(config["PAGE_SIZE"])
     config["MAX_BODY_BYTES"] = int(config["MAX_BODY_BYTES"])
     config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
@@ -74,3 +85,4 @@ def _normalise(config: dict[str, Any]) -> None:
         data_dir = Path(config["DATA_DIR"]).resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{data_dir / 'annoserver.sqlite3'}"
+    config["MODELS_DIR"] = str(config["MODELS_DIR"] or SHIPPED_MODELS)
