@@ -27,8 +27,11 @@ viewer/dist/index.html: $(VIEWER_STAMP) $(VIEWER_SOURCES)
 
 install: $(STAMP) viewer/dist/index.html
 
+# The demo analyses images this same server serves, so its own address is allow-listed.
 run: install
 	$(BIN)/annoserver db upgrade
+	ANNOSERVER_ALLOWED_HOSTS="$${ANNOSERVER_ALLOWED_HOSTS:-$(HOST):$(PORT)}" \
+	ANNOSERVER_DEMO_MANIFEST="$${ANNOSERVER_DEMO_MANIFEST:-http://$(HOST):$(PORT)/demo/manifest.json}" \
 	$(BIN)/annoserver serve --host $(HOST) --port $(PORT)
 
 demo-token: $(STAMP)

@@ -16,6 +16,7 @@ from annoserver.web import (
     annotations,
     auth,
     contexts,
+    demo,
     health,
     models,
     openapi,
@@ -53,6 +54,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (annotations, contexts, health, models, openapi, viewer):
+    for module in (annotations, contexts, demo, health, models, openapi, viewer):
         app.register_blueprint(module.blueprint)
     return app

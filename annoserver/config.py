@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "VIEWER_DIR": "",
     # Manifest URL the viewer opens when none is given.
     "DEMO_MANIFEST": "",
+    # Folder of the demo collection served under /demo/; empty means manifests/demo.
+    "DEMO_DIR": "",
 }
 
 

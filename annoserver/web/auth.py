@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
     """With ``PRIVATE_READS``, every request but health checks needs the read scope."""
     # The viewer page itself is public; it sends the user's token with its own requests.
     open_endpoints = {"health.health", "health.ready", "static", "viewer.viewer_redirect",
-                      "viewer.viewer_page", "viewer.viewer_config", "viewer.viewer_file"}
+                      "viewer.viewer_page", "viewer.viewer_config", "viewer.viewer_file",
+                      "demo.info", "demo.image", "demo.manifest"}
 
     @app.before_request
     def _private_reads() -> None:
