@@ -35,7 +35,7 @@ class Provenance:
     def creator(self) -> dict[str, Any]:
         """The W3C ``creator`` agent (a ``Software``), with our provenance terms."""
         return {"id": self.model_url, "type": "Software",
-                "name": f"{self.model_id} {self.version}", "modelVersion": self.version,
+                "name": self.model_id, "modelVersion": self.version,
                 "modelSha256": self.sha256, "runtime": self.runtime,
                 "executionProvider": self.provider}
 

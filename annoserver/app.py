@@ -13,6 +13,7 @@ from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import TokenStore
 from annoserver.web import (
+    analyze,
     annotations,
     auth,
     contexts,
@@ -25,7 +26,8 @@ from annoserver.web import (
 )
 
 # Headers a browser client may send on reads and read back (W3C protocol needs these).
-CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization"]
+CORS_ALLOW_HEADERS = ["Content-Type", "Prefer", "If-Match", "If-None-Match", "Authorization",
+                      "IIIF-Authorization"]
 CORS_EXPOSE_HEADERS = ["ETag", "Link", "Location", "Allow", "Vary", "Content-Location",
                        "Preference-Applied"]
 
@@ -47,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     init_store(app)
     models.init_app(app)
+    analyze.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     health.init_app(app)
@@ -54,6 +57,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (annotations, contexts, demo, health, models, openapi, viewer):
+    for module in (analyze, annotations, contexts, demo, health, models, openapi, viewer):
         app.register_blueprint(module.blueprint)
     return app

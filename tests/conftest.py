@@ -5,6 +5,9 @@ import pytest
 from annoserver.app import create_app
 from tests.services import postgres_schema
 
+# IIIF servers (reference implementation, level-0 tile sets, faults) for any test that needs one.
+pytest_plugins = ["tests.iiif.fixtures"]
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):

@@ -50,6 +50,8 @@ def test_every_write_route_requires_a_scope(app):
     for rule in app.url_map.iter_rules():
         if rule.methods & WRITE_METHODS:
             view = app.view_functions[rule.endpoint]
+            if getattr(view, "open_reason", None):
+                continue
             if getattr(view, "required_scope", None) not in ("write", "admin"):
                 unchecked.append(rule.endpoint)
     assert unchecked == []

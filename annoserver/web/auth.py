@@ -57,6 +57,20 @@ def requires(scope: str) -> Callable[[View], View]:
     return decorate
 
 
+def open_to_readers(reason: str) -> Callable[[View], View]:
+    """Mark a POST view that changes nothing unless asked (and then checks a scope itself).
+
+    The route-map meta-test accepts such a view without ``required_scope``; ``reason`` says
+    why it is safe to leave open.
+    """
+
+    def decorate(view: View) -> View:
+        view.open_reason = reason  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
 def init_app(app: Flask) -> None:
     """With ``PRIVATE_READS``, every request but health checks needs the read scope."""
     # The viewer page itself is public; it sends the user's token with its own requests.

@@ -11,11 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from flask import Blueprint, Response, current_app
 
 from annoserver.errors import BadRequest, NotFound
+from annoserver.iiif.decode import cv2  # sets OpenCV's pixel cap before cv2 loads
 from annoserver.web.urls import base_url
 
 blueprint = Blueprint("demo", __name__)

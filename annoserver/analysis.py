@@ -1,0 +1,167 @@
+"""On-demand analysis: a region of a IIIF image, through models, to machine annotations.
+
+The flow of DESIGN.md in one place, with no Flask: read the image service, fetch only the
+pixels each model needs (models wanting the same size share one fetch), run the models
+(through the runtime's dynamic batchers), map their results from fetched pixels to the full
+image, and build W3C annotations on the canvas (or image). Results are keyed by what made
+them (model version, image, region, canvas), so an identical request is answered from the
+store and a persisted rerun replaces instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import onnxruntime
+
+from annoserver.annotation_builder import AnnotationBuilder, Placement, Provenance
+from annoserver.errors import BadRequest
+from annoserver.iiif import Box, IIIFSession, Target, fetch_region, load_service, parse_region
+from annoserver.iiif.client import RegionImage
+from annoserver.inference import Runtime
+from annoserver.inference.results import Boxes, Result
+from annoserver.inference.runtime import Model
+from annoserver.store.annotations import AnnotationStore, StoredAnnotation
+
+ANNOTATING_KINDS = {"classifier", "detector", "watermark", "recognizer"}
+
+
+@dataclass(frozen=True)
+class CanvasRef:
+    """The canvas the image is painted on; without a size, the image's size is assumed."""
+
+    id: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """What to analyse, with which models, and where the annotations belong."""
+
+    image: str
+    models: tuple[str, ...]
+    region: str = "full"
+    canvas: CanvasRef | None = None
+    manifest: str | None = None
+    persist: bool = False
+    authorization: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The annotations one model gave, and whether they came from the store."""
+
+    model_id: str
+    annotations: list[dict[str, Any]]
+    from_store: bool
+
+
+class Analyzer:
+    """Runs analysis requests against one runtime, IIIF session and store."""
+
+    def __init__(self, runtime: Runtime, session: IIIFSession, store: AnnotationStore,
+                 public_url: str) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.store = store
+        self.public_url = public_url.rstrip("/") + "/"
+
+    def analyze(self, request: AnalysisRequest) -> list[Outcome]:
+        """Analyse ``request``; raises the IIIF, inference and request errors it meets."""
+        models = [self._annotating_model(model_id) for model_id in request.models]
+        service = load_service(request.image, session=self.session,
+                               authorization=request.authorization)
+        region = parse_region(request.region, service.width, service.height)
+        placement = _placement(request, service.id, service.width, service.height)
+        whole = (region.w, region.h) == (service.width, service.height)
+        builder = AnnotationBuilder(self.public_url + "ns/annoserver.jsonld", datetime.now(UTC))
+        fetched: dict[Target, RegionImage] = {}
+        outcomes = []
+        for model in models:
+            key = _result_key(model, service.id, region, request)
+            stored = self.store.results(key)
+            if stored:
+                outcomes.append(Outcome(model.id, [self._render(s) for s in stored], True))
+                continue
+            target = _target_for(model)
+            if target not in fetched:
+                fetched[target] = fetch_region(service, region, target, session=self.session,
+                                               authorization=request.authorization)
+            result = _to_full_image(self.runtime.infer(model.id, [fetched[target].pixels])[0],
+                                    fetched[target])
+            documents = builder.build(self._provenance(model), result, _as_tuple(region),
+                                      placement, whole)
+            outcomes.append(self._keep(model.id, key, documents, request.persist))
+        return outcomes
+
+    def _annotating_model(self, model_id: str) -> Model:
+        model = self.runtime.get(model_id)
+        if model.config.kind not in ANNOTATING_KINDS:
+            raise BadRequest(f"Model {model_id!r} is a {model.config.kind} model: it makes "
+                             f"no annotations (see /similar and /iiif/sr for those).")
+        return model
+
+    def _provenance(self, model: Model) -> Provenance:
+        config = model.config
+        return Provenance(config.id, config.version, config.sha256,
+                          f"onnxruntime {onnxruntime.__version__}", model.session.provider,
+                          f"{self.public_url}models/{config.id}")
+
+    def _keep(self, model_id: str, key: str, documents: list[dict[str, Any]],
+              persist: bool) -> Outcome:
+        if persist:
+            stored = self.store.put_results(key, documents)
+            return Outcome(model_id, [self._render(s) for s in stored], False)
+        # Unsaved annotations still need ids (a W3C MUST); they are not dereferenceable.
+        return Outcome(model_id, [{"id": f"urn:uuid:{uuid.uuid4()}", **document}
+                                  for document in documents], False)
+
+    def _render(self, stored: StoredAnnotation) -> dict[str, Any]:
+        return {"id": f"{self.public_url}annotations/{stored.slug}", **stored.document}
+
+
+def _placement(request: AnalysisRequest, service_id: str, width: int, height: int) -> Placement:
+    if request.canvas is None:
+        return Placement(service_id, "Image", width, height, width, height, request.manifest)
+    canvas = request.canvas
+    return Placement(canvas.id, "Canvas", canvas.width or width, canvas.height or height,
+                     width, height, request.manifest)
+
+
+def _target_for(model: Model) -> Target:
+    """The smallest fetch that still fills the model's input without upscaling on the server."""
+    spec = model.config.input
+    if spec.size is None:
+        return Target()
+    height, width = spec.size
+    if spec.resize == "letterbox" or spec.resize == "longest-side":
+        return Target(longest=max(height, width))
+    if spec.resize == "shorter-side-crop":
+        return Target(shortest=min(height, width))
+    return Target(width=width, height=height)
+
+
+def _to_full_image(result: Result, image: RegionImage) -> Result:
+    """Move boxes from fetched pixels to full-resolution image pixels."""
+    if not isinstance(result, Boxes):
+        return result
+    sx, sy = image.scale
+    return Boxes([replace(box, x=image.covered.x + box.x * sx, y=image.covered.y + box.y * sy,
+                          w=box.w * sx, h=box.h * sy) for box in result])
+
+
+def _as_tuple(box: Box) -> tuple[float, float, float, float]:
+    return (box.x, box.y, box.w, box.h)
+
+
+def _result_key(model: Model, service_id: str, region: Box, request: AnalysisRequest) -> str:
+    canvas = request.canvas
+    parts = [model.id, model.config.version, model.config.sha256, service_id, region.as_iiif(),
+             canvas.id if canvas else "", str(canvas.width if canvas else ""),
+             str(canvas.height if canvas else ""), request.manifest or ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
