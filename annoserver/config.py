@@ -26,6 +26,11 @@ DEFAULTS: dict[str, Any] = {
     # Hosts (``name`` or ``name:port``) the server may fetch even when they resolve to
     # private or loopback addresses.
     "ALLOWED_HOSTS": [],
+    # Seconds to wait for any byte from a IIIF server, and for a whole download.
+    "FETCH_READ_TIMEOUT": 20.0,
+    "FETCH_DEADLINE": 60.0,
+    # Concurrent requests to any one IIIF host (institutions' servers are treated politely).
+    "FETCH_PER_HOST": 4,
     # Annotations per page of a container or filtered view.
     "PAGE_SIZE": 100,
     # Largest request body accepted, in bytes (413 above).

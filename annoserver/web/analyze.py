@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from annoserver.analysis import AnalysisRequest, Analyzer, CanvasRef, Outcome
 from annoserver.errors import BadRequest
-from annoserver.iiif import make_session
+from annoserver.iiif import Limits, make_session
 from annoserver.web.auth import check_scope, open_to_readers
 from annoserver.web.negotiation import json_body, json_response
 from annoserver.web.paging import ANNO_CONTEXT
@@ -27,7 +27,11 @@ IMAGE_AUTHORIZATION = "IIIF-Authorization"
 
 def init_app(app: Flask) -> None:
     """One guarded IIIF session per process (pools, per-host limits and the JSON cache)."""
-    app.extensions["annoserver.iiif"] = make_session(allowed_hosts=app.config["ALLOWED_HOSTS"])
+    limits = Limits(read_timeout=float(app.config["FETCH_READ_TIMEOUT"]),
+                    deadline=float(app.config["FETCH_DEADLINE"]))
+    app.extensions["annoserver.iiif"] = make_session(
+        allowed_hosts=app.config["ALLOWED_HOSTS"], limits=limits,
+        per_host=int(app.config["FETCH_PER_HOST"]))
 
 
 @cache

@@ -155,3 +155,62 @@ def test_forbidden_host_is_refused(app, client, reference_server):
     response = _analyze(client, {"image": reference_server.info_url("3.0", "cat"),
                                  "models": ["tiny-detector"]})
     assert response.status_code == 403
+
+
+@pytest.fixture
+def svc(fault_server):
+    """A fake v3 service on the fault server whose image is ``payload``; returns info.json."""
+    def register(name, payload, size=(640, 480)):
+        fault_server.payloads[name] = (payload, size)
+        return f"{fault_server.url}/svc/{name}/info.json"
+    return register
+
+
+def test_bomb_and_corrupt_images_are_413_and_422(client, svc):
+    from tests.iiif.test_decode import encode, png_claiming
+
+    bomb = _analyze(client, {"image": svc("bomb", png_claiming(100_000, 100_000)),
+                             "models": ["tiny-detector"]})
+    assert bomb.status_code == 413, bomb.get_data(as_text=True)
+    truncated = encode(np.zeros((480, 640, 3), np.uint8), ".jpg")[:2000]
+    corrupt = _analyze(client, {"image": svc("cut", truncated), "models": ["tiny-detector"]})
+    assert corrupt.status_code == 422
+    assert corrupt.headers["Content-Type"] == "application/problem+json"
+
+
+def test_image_authorization_goes_to_the_image_host_only(client, svc, fault_server):
+    from tests.iiif.test_decode import encode
+
+    info = svc("restricted", encode(np.zeros((48, 64, 3), np.uint8), ".png"), (64, 48))
+    response = _analyze(client, {"image": info, "models": ["tiny-detector"]},
+                        {"IIIF-Authorization": "Bearer for-the-image"})
+    assert response.status_code == 200
+    sent = [h.get("Authorization") for h in fault_server.seen_headers]
+    assert sent == ["Bearer for-the-image"] * 2
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_level0_tile_sets_are_assembled(client, static_server, version):
+    response = _analyze(client, {"image": static_server.info_url(version, "tiled"),
+                                 "region": "100,100,600,400", "models": ["tiny-detector"]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [item] = response.get_json()["items"]
+    # Tiles at a scale factor > 1 cover the region up to rounding on their pixel grid; the box
+    # is the middle of what the model saw, so it may move by a few pixels.
+    box = [int(n) for n in item["target"]["selector"]["value"].removeprefix("xywh=").split(",")]
+    assert box == pytest.approx([250, 200, 300, 200], abs=8)
+
+
+@pytest.fixture
+def impatient(settings):
+    return {**settings, "FETCH_READ_TIMEOUT": 0.5, "FETCH_DEADLINE": 2.0}
+
+
+def test_a_stalled_upstream_is_a_504(impatient, fault_server):
+    from annoserver.app import create_app
+
+    app = create_app(impatient)
+    response = app.test_client().post("/analyze", json={
+        "image": f"{fault_server.url}/slow-headers/info.json", "models": ["tiny-detector"]})
+    assert response.status_code == 504, response.get_data(as_text=True)
+    app.extensions["annoserver.db"].dispose()
