@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "ONNX_THREADS": 0,
     # How long (ms) the first request of a batch waits for others to the same model.
     "BATCH_LATENCY_MS": 5.0,
+    # Dynamic batching of concurrent requests to one model (off: each runs alone).
+    "BATCHING": True,
     # Built viewer (index.html and scripts); empty means the repository's viewer/dist.
     "VIEWER_DIR": "",
     # Manifest URL the viewer opens when none is given.

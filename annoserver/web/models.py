@@ -16,7 +16,8 @@ def init_app(app: Flask) -> None:
     settings = RuntimeSettings(
         providers=tuple(app.config["ONNX_PROVIDERS"]) or None,
         intra_op_threads=int(app.config["ONNX_THREADS"]),
-        max_latency_ms=float(app.config["BATCH_LATENCY_MS"]))
+        max_latency_ms=float(app.config["BATCH_LATENCY_MS"]),
+        batching=bool(app.config["BATCHING"]))
     app.extensions["annoserver.runtime"] = Runtime(app.config["MODELS_DIR"], settings=settings)
 
 
