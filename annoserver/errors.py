@@ -22,7 +22,8 @@ base in their own ``errors`` modules (``annoserver.inference.errors``,
     ├── PreconditionRequired       428
     ├── ServiceUnavailable         503
     ├── inference.InferenceError   (model repository, plugins, sessions, batching)
-    └── iiif.IIIFError             (fetching and decoding IIIF images)
+    ├── iiif.IIIFError             (fetching and decoding IIIF images)
+    └── presentation.PresentationError (reading and writing IIIF manifests)
 """
 
 from __future__ import annotations

@@ -21,3 +21,16 @@ def test_demo_manifest_and_images(client):
     assert decoded.shape[:2] == (smallest["height"], smallest["width"])
     assert client.get(f"{service}/full/17,17/0/default.jpg").status_code == 400
     assert client.get("/demo/iiif/nothing/info.json").status_code == 404
+
+
+def test_demo_manifest_is_valid_presentation_3(client):
+    import json
+    from pathlib import Path
+
+    from jsonschema import Draft7Validator
+
+    schema = json.loads((Path(__file__).parent / "fixtures" / "iiif" / "iiif_3_0.json")
+                        .read_text())
+    manifest = client.get("/demo/manifest.json").get_json()
+    errors = [error.message for error in Draft7Validator(schema).iter_errors(manifest)]
+    assert errors == []
