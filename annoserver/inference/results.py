@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
+
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -22,22 +25,27 @@ class Label:
 
 
 @dataclass(frozen=True)
-class Labels:
-    """The labels given to a whole image, best first."""
+class _Results(Generic[Item]):
+    """An immutable, indexable sequence of results for one image, best first."""
 
-    items: tuple[Label, ...] = ()
+    items: tuple[Item, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
 
-    def __iter__(self) -> Iterator[Label]:
+    def __iter__(self) -> Iterator[Item]:
         return iter(self.items)
 
-    def __getitem__(self, index: int) -> Label:
+    def __getitem__(self, index: int) -> Item:
         return self.items[index]
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+@dataclass(frozen=True)
+class Labels(_Results[Label]):
+    """The labels given to a whole image, best first."""
 
 
 @dataclass(frozen=True)
@@ -54,22 +62,8 @@ class Box:
 
 
 @dataclass(frozen=True)
-class Boxes:
+class Boxes(_Results[Box]):
     """The regions found in an image, best first."""
-
-    items: tuple[Box, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "items", tuple(self.items))
-
-    def __iter__(self) -> Iterator[Box]:
-        return iter(self.items)
-
-    def __getitem__(self, index: int) -> Box:
-        return self.items[index]
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 @dataclass(frozen=True)
