@@ -468,7 +468,8 @@ export function modelList(json) {
     .map((m) => ({ ...m, id: m.id || m.name }));
 }
 
-/** Models that POST /analyze can turn into annotations to draw (not embeddings). */
+/** Models that POST /analyze can turn into annotations to draw (not embeddings or
+ * super-resolution, which make vectors and images). */
 export function analysableModels(models) {
-  return models.filter((m) => !/embedding/i.test(m.kind || ''));
+  return models.filter((m) => !/embedding|superres|super-res/i.test(m.kind || ''));
 }

@@ -90,7 +90,7 @@ export class Panel extends React.Component {
   chosenModels() {
     const { chosen, models } = this.state;
     if (chosen) return [...chosen];
-    const analysable = analysableModels(models || []).filter((m) => !/superres/i.test(m.kind || ''));
+    const analysable = analysableModels(models || []);
     const defaults = this.props.config.defaultModels;
     if (defaults) return analysable.filter((m) => defaults.includes(m.id)).map((m) => m.id);
     return analysable.slice(0, 1).map((m) => m.id);

@@ -174,11 +174,13 @@ describe('geometry', () => {
 });
 
 describe('models and misc', () => {
-  test('model list envelopes; embeddings are not analysable', () => {
+  test('model list envelopes; embeddings and super-resolution are not analysable', () => {
     const models = modelList(fixture('models.json'));
     expect(models.map((m) => m.id)).toContain('detector-demo');
     expect(modelList({ models: [{ name: 'x' }] })).toEqual([{ name: 'x', id: 'x' }]);
     expect(analysableModels(models).map((m) => m.id)).not.toContain('embedding-demo');
+    const kinds = [{ id: 'c', kind: 'classifier' }, { id: 's', kind: 'superres' }];
+    expect(analysableModels(kinds).map((m) => m.id)).toEqual(['c']);
   });
   test('base64url without padding', () => {
     expect(base64url('https://x/iiif/a?')).toBe('aHR0cHM6Ly94L2lpaWYvYT8');
