@@ -19,8 +19,11 @@ from annoserver.web import (
     contexts,
     demo,
     health,
+    jobs,
+    manifests,
     models,
     openapi,
+    pages,
     problems,
     viewer,
 )
@@ -50,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_store(app)
     models.init_app(app)
     analyze.init_app(app)
+    jobs.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     health.init_app(app)
@@ -57,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (analyze, annotations, contexts, demo, health, models, openapi, viewer):
+    for module in (analyze, annotations, contexts, demo, health, jobs, manifests, models,
+                   openapi, pages, viewer):
         app.register_blueprint(module.blueprint)
     return app

@@ -1,9 +1,12 @@
-"""The ``annoserver`` command: serve, migrate the database, manage tokens."""
+"""The ``annoserver`` command: serve, migrate the database, manage tokens, enrich manifests."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -11,6 +14,9 @@ from flask.cli import FlaskGroup
 
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import SCOPES
+
+if TYPE_CHECKING:  # the job machinery imports the ONNX runtime: only load it when used
+    from annoserver.jobs import JobContext
 
 
 def _create_app():  # noqa: ANN202 - FlaskGroup's callback
@@ -114,4 +120,65 @@ def models_check(path: str | None) -> None:
     errors = [p for p in problems if p.severity == "error"]
     click.echo(f"{folder}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
+        raise SystemExit(1)
+
+
+@main.command("enrich")
+@click.argument("url")
+@click.option("--models", required=True, help="Model ids, comma-separated (e.g. a,b).")
+@click.option("--wait", is_flag=True,
+              help="Run the job here, with a progress bar, until it finishes.")
+@click.option("--public-url", default=None,
+              help="Base URL the annotations are minted under (default: PUBLIC_URL, else "
+                   "http://127.0.0.1:8080).")
+def enrich(url: str, models: str, wait: bool, public_url: str | None) -> None:
+    """Register a manifest or collection URL and run models on every canvas.
+
+    Without --wait the job is only queued, for a server on the same database to run.
+    """
+    from annoserver.errors import AnnoserverError
+    from annoserver.jobs import submit
+    from annoserver.jobs.enriched import manifest_url
+
+    base = (public_url or current_app.config["PUBLIC_URL"] or "http://127.0.0.1:8080")
+    base = base.rstrip("/") + "/"
+    model_ids = [model.strip() for model in models.split(",") if model.strip()]
+    context = current_app.extensions["annoserver.jobs"]
+    try:
+        submitted = submit(context, url, model_ids, {}, base)
+    except AnnoserverError as error:
+        raise click.ClickException(f"{error.title}: {error.detail}") from error
+    click.echo(f"job {submitted.job_id} queued for {url}", err=True)
+    if wait:
+        _run_to_the_end(context, submitted.job_id)
+    click.echo(manifest_url(base, submitted.key))
+
+
+def _run_to_the_end(context: JobContext, job_id: int) -> None:
+    """Run a job with an in-process executor here, showing progress; exit 1 if it failed."""
+    from annoserver.jobs import InProcessExecutor
+    from annoserver.store.jobs import ACTIVE
+
+    settings = replace(context.settings, threads=max(context.settings.threads, 1))
+    executor = InProcessExecutor(replace(context, settings=settings))
+    executor.start()
+    try:
+        job = context.repository.job(job_id)
+        with click.progressbar(length=max(job.total, 1), label="enriching",
+                               show_pos=True, file=sys.stderr) as bar:
+            shown = 0
+            while job.state in ACTIVE:
+                time.sleep(0.2)
+                job = context.repository.job(job_id)
+                bar.length = max(job.total, 1)
+                bar.update(job.done + job.failed - shown)
+                shown = job.done + job.failed
+    finally:
+        executor.stop()
+    for error in job.errors:
+        where = error.get("canvas") or error.get("manifest") or error.get("collection")
+        click.echo(f"  {where}: {error.get('detail')}", err=True)
+    click.echo(f"job {job_id} {job.state}: {job.done} done, {job.failed} failed of "
+               f"{job.total}", err=True)
+    if job.state != "done":
         raise SystemExit(1)

@@ -55,6 +55,27 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_MANIFEST": "",
     # Folder of the demo collection served under /demo/; empty means manifests/demo.
     "DEMO_DIR": "",
+    # Batch jobs (POST /manifests, ``annoserver enrich``): units (canvas × model) one server
+    # process runs at once in its in-process executor; 0 runs none in this process.
+    "JOB_THREADS": 2,
+    # Units analysed at once per IIIF image host, across every runner sharing the database.
+    "JOB_PER_HOST": 2,
+    # Tries per unit before it is recorded failed (the job goes on).
+    "JOB_ATTEMPTS": 3,
+    # Seconds before a failed unit's first retry; doubled for each further one.
+    "JOB_BACKOFF": 5.0,
+    # Seconds between a runner's heartbeats; a running unit silent for JOB_STALE_AFTER
+    # seconds (its process died) is queued again, so jobs survive restarts.
+    "JOB_HEARTBEAT": 10.0,
+    "JOB_STALE_AFTER": 60.0,
+    # Seconds an idle executor waits before looking for queued units again.
+    "JOB_POLL_INTERVAL": 2.0,
+    # Errors a job keeps (the first ones).
+    "JOB_MAX_ERRORS": 50,
+    # Bounds on what a job reads: canvases per manifest, collection nesting, manifests in all.
+    "MANIFEST_MAX_CANVASES": 10_000,
+    "COLLECTION_MAX_DEPTH": 5,
+    "COLLECTION_MAX_MANIFESTS": 1_000,
 }
 
 

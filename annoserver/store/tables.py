@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -80,3 +90,87 @@ class TokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ManifestRow(Base):
+    """A registered IIIF manifest or collection, as fetched; ``key`` names it in our URLs.
+
+    ``key`` is a short digest of the source URL, so registering the same URL again refreshes
+    the same row (and keeps the enriched manifest's URL).
+    """
+
+    __tablename__ = "manifests"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    iiif_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    source: Mapped[dict] = mapped_column(JSONDocument)
+    fetched: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobRow(Base):
+    """A batch job: models over every canvas of a manifest (or of a collection's manifests).
+
+    ``total``/``done``/``failed`` count analysis units and move in the transactions that
+    finish units, so progress is one row read; ``errors`` keeps the first few failures.
+    ``base_url`` is the public URL the job's annotations are minted under.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    manifest_key: Mapped[str] = mapped_column(ForeignKey("manifests.key"), index=True)
+    models: Mapped[list] = mapped_column(JSONDocument)
+    options: Mapped[dict] = mapped_column(JSONDocument)
+    base_url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list] = mapped_column(JSONDocument)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobUnitRow(Base):
+    """One unit of work: a canvas × model (``kind="analyse"``), or expanding a collection.
+
+    Runners claim a queued unit by setting ``claim`` (a random token) in a conditional
+    UPDATE, so two runners never run the same unit; ``heartbeat`` shows the claim is alive,
+    and a unit whose heartbeat expired is queued again. ``canvas_key`` (a digest of the
+    canvas id) resolves the enriched manifest's page URLs.
+    """
+
+    __tablename__ = "job_units"
+    __table_args__ = (
+        UniqueConstraint("job_id", "canvas_id", "model_id", name="uq_job_units_job_canvas_model"),
+        Index("ix_job_units_state_next", "state", "next_attempt"),
+        Index("ix_job_units_job_state", "job_id", "state"),
+        Index("ix_job_units_manifest_canvas", "manifest_key", "canvas_key"),
+        Index("ix_job_units_manifest_model", "manifest_key", "model_id"),
+        Index("ix_job_units_claim", "claim"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    manifest_key: Mapped[str] = mapped_column(ForeignKey("manifests.key"))
+    canvas_id: Mapped[str] = mapped_column(Text)
+    canvas_key: Mapped[str] = mapped_column(String(32))
+    model_id: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(300))
+    canvas_width: Mapped[int | None] = mapped_column(Integer)
+    canvas_height: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claim: Mapped[str | None] = mapped_column(String(64))
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,65 @@
+"""``/jobs/{id}``: a batch job's progress, and cancelling it; the per-process job runner."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app
+
+from annoserver.jobs import InProcessExecutor, JobContext, JobSettings
+from annoserver.jobs.errors import UnknownJob
+from annoserver.jobs.progress import job_document
+from annoserver.store.jobs import JobRecord, JobRepository
+from annoserver.store.manifests import ManifestStore
+from annoserver.web.auth import requires
+from annoserver.web.negotiation import json_response
+from annoserver.web.urls import base_url
+
+blueprint = Blueprint("jobs", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Build the job context and this process's executor (started lazily, never here).
+
+    create_app also runs in the gunicorn master, whose threads would not survive the fork
+    to the workers: the pool starts on a worker's first request that finds unfinished jobs
+    (a restart resumes them) or when a job is queued.
+    """
+    settings = JobSettings.from_config(app.config)
+    engine = app.extensions["annoserver.db"]
+    context = JobContext(JobRepository(engine), ManifestStore(engine),
+                         app.extensions["annoserver.annotations"],
+                         app.extensions["annoserver.runtime"],
+                         app.extensions["annoserver.iiif"], settings)
+    executor = InProcessExecutor(context)
+    app.extensions["annoserver.jobs"] = context
+    app.extensions["annoserver.executor"] = executor
+    app.before_request(executor.resume_if_needed)
+
+
+def context() -> JobContext:
+    """The app's job context."""
+    return current_app.extensions["annoserver.jobs"]
+
+
+def executor() -> InProcessExecutor:
+    """The app's in-process executor."""
+    return current_app.extensions["annoserver.executor"]
+
+
+def _respond(job: JobRecord | None, job_id: int) -> Response:
+    if job is None:
+        raise UnknownJob(f"There is no job {job_id}.")
+    return json_response(job_document(job, base_url()), media_type="application/json",
+                         headers={"Cache-Control": "no-store"})
+
+
+@blueprint.get("/jobs/<int:job_id>")
+def job_progress(job_id: int) -> Response:
+    """State, counts, errors, rate (units/s) and ETA (s) of a job."""
+    return _respond(context().repository.job(job_id), job_id)
+
+
+@blueprint.delete("/jobs/<int:job_id>")
+@requires("write")
+def cancel_job(job_id: int) -> Response:
+    """Cancel a queued or running job (units in flight finish); a finished job is unchanged."""
+    return _respond(context().repository.cancel(job_id), job_id)
