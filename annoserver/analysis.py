@@ -27,7 +27,7 @@ from annoserver.inference.results import Boxes, Result
 from annoserver.inference.runtime import Model
 from annoserver.store.annotations import AnnotationStore, StoredAnnotation
 
-ANNOTATING_KINDS = {"classifier", "detector", "watermark", "recognizer"}
+ANNOTATING_KINDS = {"classifier", "detector", "text-lines", "watermark", "recognizer"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from tests.inference.conftest import header
 from tests.inference.onnx_factory import linear_model, write_model
 
 FAKE_DIR = Path(__file__).parent / "fake_plugins"
-BUILTIN = {"classifier", "detector", "embedding", "superres", "watermark"}
+BUILTIN = {"classifier", "detector", "embedding", "superres", "text-lines", "watermark"}
 
 
 def test_builtin_plugins_register_their_kinds(plugin_manager):
