@@ -91,7 +91,8 @@ class Analyzer:
             target = _target_for(model)
             if target not in fetched:
                 fetched[target] = fetch_region(service, region, target, session=self.session,
-                                               authorization=request.authorization)
+                                               authorization=request.authorization,
+                                               auth_origin=request.image)
             result = _to_full_image(self.runtime.infer(model.id, [fetched[target].pixels])[0],
                                     fetched[target])
             documents = builder.build(self._provenance(model), result, _as_tuple(region),

@@ -77,7 +77,7 @@ def load_service(service: str, *, session: IIIFSession | None = None,
 def fetch_region(service: ImageService | str, region: str | Box = "full",
                  target: Target | int | None = None, *, session: IIIFSession | None = None,
                  limits: Limits | None = None, authorization: str | None = None,
-                 fmt: str = "jpg") -> RegionImage:
+                 auth_origin: str | None = None, fmt: str = "jpg") -> RegionImage:
     """Fetch a region of a IIIF image at (at least) the size a model needs, and no more.
 
     Args:
@@ -88,7 +88,9 @@ def fetch_region(service: ImageService | str, region: str | Box = "full",
         session: The session; the process-wide strict one when omitted.
         limits: Per-call limits; the session's when omitted.
         authorization: ``Authorization`` header for a restricted image, sent only to the
-            origin of ``service`` (the URL given, or the service id).
+            origin of ``auth_origin`` (default: the URL given, or the service id).
+        auth_origin: The URL the caller named, when ``service`` was loaded from it: the
+            service id comes from the server's own info.json and may name another host.
         fmt: Preferred format (``jpg``; ``png`` where offered, for lossless pixels).
 
     Returns:
@@ -101,7 +103,7 @@ def fetch_region(service: ImageService | str, region: str | Box = "full",
     """
     session = session or default_session()
     limits = limits or session.limits
-    auth_origin = service if isinstance(service, str) else service.id
+    auth_origin = auth_origin or (service if isinstance(service, str) else service.id)
     if isinstance(service, str):
         service = load_service(service, session=session, limits=limits,
                                authorization=authorization)

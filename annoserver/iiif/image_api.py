@@ -196,10 +196,16 @@ def _service_id(data: Mapping[str, Any], url: str | None) -> str:
     return raw.removesuffix("/info.json").rstrip("/")
 
 
+# Larger sizes are nonsense (and 10**400 would overflow float conversion): treat as absent.
+MAX_DIMENSION = 2**31 - 1
+
+
 def _positive(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value) if value >= 1 and float(value).is_integer() else None
+    if isinstance(value, int):
+        return value if 1 <= value <= MAX_DIMENSION else None
+    return int(value) if 1 <= value <= MAX_DIMENSION and value.is_integer() else None
 
 
 def _required_dimension(data: Mapping[str, Any], key: str) -> int:

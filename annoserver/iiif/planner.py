@@ -143,6 +143,12 @@ def scaled_size(service: ImageService, width: int, height: int, scale: float) ->
     if service.max_area and w * h > service.max_area:
         shrink = math.sqrt(service.max_area / (w * h))
         w, h = max(1, math.floor(w * shrink)), max(1, math.floor(h * shrink))
+        # A 1-px side cannot shrink: take what the area leaves from the other side.
+        if w * h > service.max_area:
+            if w >= h:
+                w = max(1, service.max_area // h)
+            else:
+                h = max(1, service.max_area // w)
     return w, h
 
 

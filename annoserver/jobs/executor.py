@@ -130,7 +130,8 @@ class InProcessExecutor:
                 repository.beat(held)
                 repository.requeue_stale(settings.stale_after, settings.attempts,
                                          settings.max_errors)
-            except SQLAlchemyError:
+            except Exception:  # noqa: BLE001 - the heartbeat must outlive any one failure
+                # A dead heartbeat would let other runners take these units while they run.
                 log.exception("job heartbeat failed")
             if stop.wait(settings.heartbeat):
                 return

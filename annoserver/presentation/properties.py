@@ -51,6 +51,10 @@ def node_type(node: Any) -> str:
     return ""
 
 
+# Larger sizes are nonsense (and overflow database integers): treat them as absent.
+MAX_DIMENSION = 2**31 - 1
+
+
 def positive_int(value: Any) -> int | None:
     """A strictly positive integer from an int, float or numeric string, else ``None``."""
     if isinstance(value, bool):
@@ -60,8 +64,11 @@ def positive_int(value: Any) -> int | None:
             value = float(value.strip())
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value) and round(value) > 0:
-        return int(round(value))
+    if isinstance(value, int) and not 0 < value <= MAX_DIMENSION:
+        return None  # before any float conversion: 10**400 would overflow it
+    if isinstance(value, int | float) and math.isfinite(value):
+        number = round(value)
+        return number if 0 < number <= MAX_DIMENSION else None
     return None
 
 

@@ -183,9 +183,14 @@ class AnnotationStore:
 
 
 def _columns(document: dict[str, Any]) -> dict[str, Any]:
+    """Indexed columns, cut to their widths (the document itself keeps every character)."""
     fields = index_fields(document)
-    return {"motivation": fields.motivation, "creator": fields.creator,
+    return {"motivation": _cut(fields.motivation, 200), "creator": _cut(fields.creator, 500),
             "confidence": fields.confidence}
+
+
+def _cut(value: str | None, width: int) -> str | None:
+    return value[:width] if value else value
 
 
 def _add_targets(session: Session, seq: int, document: dict[str, Any]) -> None:

@@ -44,6 +44,8 @@ CONTAINER_ALLOW = "GET, HEAD, OPTIONS, POST"
 ITEM_ALLOW = "GET, HEAD, OPTIONS, PUT, DELETE"
 CONTAINER_LINKS = (f'<http://www.w3.org/ns/ldp#BasicContainer>; rel="type", '
                    f'<{CONSTRAINED_BY}>; rel="http://www.w3.org/ns/ldp#constrainedBy"')
+# Database integers are 64-bit: anything larger cannot name a page.
+MAX_QUERY_NUMBER = 2**63 - 1
 ITEM_LINK = '<http://www.w3.org/ns/ldp#Resource>; rel="type"'
 
 
@@ -89,8 +91,9 @@ def _number(name: str, kind: type, minimum: float = 0) -> Any:
         value = kind(raw)
     except ValueError:
         value = None
-    if value is None or value < minimum or value != value:  # NaN is not a number here
-        raise BadRequest(f"Query parameter '{name}' must be a number ≥ {minimum}, not {raw!r}.")
+    if value is None or not minimum <= value <= MAX_QUERY_NUMBER:  # also refuses NaN
+        raise BadRequest(f"Query parameter '{name}' must be a number from {minimum} to "
+                         f"{MAX_QUERY_NUMBER}, not {raw!r}.")
     return value
 
 

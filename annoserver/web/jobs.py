@@ -52,13 +52,13 @@ def _respond(job: JobRecord | None, job_id: int) -> Response:
                          headers={"Cache-Control": "no-store"})
 
 
-@blueprint.get("/jobs/<int:job_id>")
+@blueprint.get("/jobs/<int(max=9223372036854775807):job_id>")
 def job_progress(job_id: int) -> Response:
     """State, counts, errors, rate (units/s) and ETA (s) of a job."""
     return _respond(context().repository.job(job_id), job_id)
 
 
-@blueprint.delete("/jobs/<int:job_id>")
+@blueprint.delete("/jobs/<int(max=9223372036854775807):job_id>")
 @requires("write")
 def cancel_job(job_id: int) -> Response:
     """Cancel a queued or running job (units in flight finish); a finished job is unchanged."""

@@ -84,6 +84,14 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return isinstance(value, list) and any(_has_nul(item) for item in value)
+
+
 def json_body() -> Any:
     """The request body as JSON, after checking its media type, encoding and nesting."""
     if request.mimetype not in OFFERED:
@@ -101,4 +109,7 @@ def json_body() -> Any:
         raise MalformedJSON(f"The body is not valid JSON: {error}.") from error
     if _depth(document, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise MalformedJSON(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    # PostgreSQL text and JSONB cannot hold NUL; JSON can only carry it escaped.
+    if b"\\u0000" in raw and _has_nul(document):
+        raise MalformedJSON("The body contains a NUL character (\\u0000), which cannot be stored.")
     return document

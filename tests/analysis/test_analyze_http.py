@@ -214,3 +214,4 @@ def test_a_stalled_upstream_is_a_504(impatient, fault_server):
         "image": f"{fault_server.url}/slow-headers/info.json", "models": ["tiny-detector"]})
     assert response.status_code == 504, response.get_data(as_text=True)
     app.extensions["annoserver.db"].dispose()
+

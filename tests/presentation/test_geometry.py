@@ -200,3 +200,13 @@ def test_canvas_boxes_map_inside_the_image(data, image):
     again = image_to_canvas(on_image, image)
     assert _inside(again, image.canvas_width, image.canvas_height)
     assert not math.isnan(again.x)
+
+
+def test_absurd_dimensions_are_treated_as_absent():
+    from annoserver.iiif.image_api import _positive
+    from annoserver.presentation.properties import positive_int
+
+    for absurd in (10**400, 10**20, 1e300, "1e300", -5, 0):
+        assert positive_int(absurd) is None
+        assert _positive(absurd) is None
+    assert positive_int("640") == 640 and _positive(640) == 640

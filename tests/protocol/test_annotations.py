@@ -142,3 +142,13 @@ def test_bad_bodies_get_clear_errors(client, write_headers, app):
     assert too_big.status_code == 413
     assert too_big.headers["Content-Type"] == "application/problem+json"
     assert client.get("/annotations/").get_json()["total"] == 0
+
+
+def test_hostile_values_get_clear_errors(client, write_headers):
+    nul = {**annotation(), "bodyValue": "a\u0000b"}
+    nul.pop("body")
+    assert client.post("/annotations/", json=nul, headers=write_headers).status_code == 400
+    assert client.get("/annotations/?page=99999999999999999999999").status_code == 400
+    long_creator = {**annotation(), "creator": {"type": "Software", "name": "x" * 900}}
+    assert client.post("/annotations/", json=long_creator,
+                       headers=write_headers).status_code == 201
