@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
@@ -45,6 +46,18 @@ def init_store(app: Flask) -> None:
     app.extensions["annoserver.tokens"] = TokenStore(engine)
 
 
+def _init_broker(app: Flask) -> None:
+    """With BROKER_URL, jobs send their units to Dramatiq (``annoserver worker`` runs them)."""
+    if not app.config["BROKER_URL"]:
+        return
+    from annoserver.jobs.broker import BrokerDispatcher
+
+    context = app.extensions["annoserver.jobs"]
+    dispatcher = BrokerDispatcher(app.extensions["annoserver.db"], app.config["BROKER_URL"],
+                                  context.settings.stale_after)
+    app.extensions["annoserver.jobs"] = replace(context, dispatcher=dispatcher)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app; ``config`` overrides every other configuration layer."""
     app = Flask(__name__)
@@ -54,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     models.init_app(app)
     analyze.init_app(app)
     jobs.init_app(app)
+    _init_broker(app)
     problems.init_app(app)
     auth.init_app(app)
     health.init_app(app)

@@ -43,6 +43,25 @@ def serve(host: str, port: int, workers: int) -> None:
     os.execv(sys.executable, argv)
 
 
+@main.command()
+@click.option("--processes", default=None, type=int,
+              help="Worker processes (default: Dramatiq's, one per CPU).")
+@click.option("--threads", default=None, type=int,
+              help="Threads per process (default: Dramatiq's, 8).")
+def worker(processes: int | None, threads: int | None) -> None:
+    """Run job units from the Dramatiq broker at BROKER_URL (a Redis URL)."""
+    from annoserver.jobs.broker import QUEUE
+
+    if not current_app.config["BROKER_URL"]:
+        raise click.ClickException("set ANNOSERVER_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    argv = [sys.executable, "-m", "dramatiq", "annoserver.jobs.worker", "--queues", QUEUE]
+    if processes:
+        argv += ["--processes", str(processes)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    os.execv(sys.executable, argv)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

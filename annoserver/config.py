@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     "JOB_POLL_INTERVAL": 2.0,
     # Errors a job keeps (the first ones).
     "JOB_MAX_ERRORS": 50,
+    # Dramatiq broker (``redis://host:6379/0``): units go to ``annoserver worker`` processes
+    # and the server's in-process executor runs none; empty: the in-process executor.
+    "BROKER_URL": "",
     # Bounds on what a job reads: canvases per manifest, collection nesting, manifests in all.
     "MANIFEST_MAX_CANVASES": 10_000,
     "COLLECTION_MAX_DEPTH": 5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from annoserver.iiif import IIIFSession
 from annoserver.inference import Runtime
@@ -22,3 +23,5 @@ class JobContext:
     runtime: Runtime
     session: IIIFSession
     settings: JobSettings
+    # Sends units to a message broker (BROKER_URL set); None: executors poll the database.
+    dispatcher: Any = None

@@ -97,6 +97,8 @@ def submit(context: JobContext, url: str, models: Sequence[str], options: dict[s
                                        collection.label, document))
         expand = UnitSpec(EXPAND, key, url, digest(url), "", host=_host(url))
         job_id = repository.create_job(key, models, options, base_url, [expand])
+    if context.dispatcher is not None:
+        context.dispatcher.send_job(job_id)
     return Submission(key, job_id, kind)
 
 

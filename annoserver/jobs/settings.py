@@ -43,7 +43,8 @@ class JobSettings:
         limits = Limits(max_canvases=int(config["MANIFEST_MAX_CANVASES"]),
                         max_depth=int(config["COLLECTION_MAX_DEPTH"]),
                         max_members=int(config["COLLECTION_MAX_MANIFESTS"]))
-        return cls(threads=int(config["JOB_THREADS"]), per_host=int(config["JOB_PER_HOST"]),
+        threads = 0 if config.get("BROKER_URL") else int(config["JOB_THREADS"])
+        return cls(threads=threads, per_host=int(config["JOB_PER_HOST"]),
                    attempts=int(config["JOB_ATTEMPTS"]), backoff=float(config["JOB_BACKOFF"]),
                    heartbeat=float(config["JOB_HEARTBEAT"]),
                    stale_after=float(config["JOB_STALE_AFTER"]),
