@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from annoserver.app import create_app
 from tests.services import postgres_schema
+
+# CI replays the same examples every run (no flaky red from a newly drawn example, and no
+# deadline on a loaded 2-core machine); local runs keep exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 # IIIF servers (reference implementation, level-0 tile sets, faults) for any test that needs one.
 pytest_plugins = ["tests.iiif.fixtures"]
