@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from annoserver.validation import annotation_errors
-from tests.inference.onnx_factory import FEATURES, detector_model, write_model
+from tests.model_repos import write_test_models
 
-SHIPPED = Path(__file__).resolve().parents[2] / "onnx_models"
 CANVAS = {"id": "https://example.org/iiif/book/canvas/p1", "width": 3000, "height": 2000}
 MANIFEST = "https://example.org/iiif/book/manifest"
-DETECTOR_TOML = """kind = "detector"
-version = "0.1.0"
-license = "Apache-2.0"
-sha256 = "{sha256}"
-[output]
-boxes = "boxes"
-scores = "scores"
-[options]
-box_units = "normalized"
-"""
 
 
 @pytest.fixture
 def models_dir(tmp_path):
-    """The shipped classifier plus a tiny detector whose one box is the middle of its input."""
-    root = tmp_path / "models"
-    shutil.copytree(SHIPPED / "efficientnet-lite0", root / "efficientnet-lite0")
-    box = np.array([[0.25, 0.25, 0.75, 0.75]], np.float32)
-    write_model(root / "tiny-detector",
-                detector_model(box, np.zeros((FEATURES, 1)), np.array([5.0]), np.array([0])),
-                DETECTOR_TOML)
-    return root
+    return write_test_models(tmp_path / "models")
 
 
 @pytest.fixture

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.analysis.test_analyze_http import DETECTOR_TOML
-from tests.inference.onnx_factory import FEATURES, detector_model, write_model
+from tests.model_repos import write_test_models
 
-SHIPPED = Path(__file__).resolve().parents[2] / "onnx_models"
 TERMINAL = ("done", "failed", "cancelled")
 
 
 @pytest.fixture(scope="session")
 def job_models_dir(tmp_path_factory):
-    """The shipped classifier plus a tiny detector whose one box is the middle of its input."""
-    root = tmp_path_factory.mktemp("job-models")
-    shutil.copytree(SHIPPED / "efficientnet-lite0", root / "efficientnet-lite0")
-    box = np.array([[0.25, 0.25, 0.75, 0.75]], np.float32)
-    write_model(root / "tiny-detector",
-                detector_model(box, np.zeros((FEATURES, 1)), np.array([5.0]), np.array([0])),
-                DETECTOR_TOML)
-    return root
+    return write_test_models(tmp_path_factory.mktemp("job-models"))
 
 
 @pytest.fixture
