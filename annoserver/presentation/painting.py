@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .geometry import parse_image_region, parse_rotation, parse_xywh
-from .model import Box, CanvasImage
-from .properties import as_list, dicts, node_id, node_type, positive_int
+from .model import Box, Canvas, CanvasImage, SkippedCanvas
+from .properties import as_list, dicts, label_text, node_id, node_type, positive_int
 from .services import find_image_service
 
 _CHOICE_KEYS = ("default", "items", "item")
@@ -141,3 +141,27 @@ def intrinsic_size(paintings: list[tuple[Any, Any]]) -> tuple[int | None, int | 
     if resource is None or selectors:
         return None, None
     return positive_int(resource.get("width")), positive_int(resource.get("height"))
+
+
+def build_canvas(raw: Mapping[str, Any], paintings: list[tuple[Any, Any]],
+                 pages: list[Any]) -> Canvas | SkippedCanvas:
+    """A canvas from its (body, target) painting pairs and annotation page references.
+
+    The v2 and v3 readers differ only in where they find these; the sizes, fallbacks and
+    reasons for skipping are the same.
+    """
+    canvas_id = node_id(raw)
+    if canvas_id is None:
+        return SkippedCanvas(None, "canvas without an id")
+    width, height = positive_int(raw.get("width")), positive_int(raw.get("height"))
+    if not (width and height):
+        width, height = intrinsic_size(paintings)
+    if not (width and height):
+        return SkippedCanvas(canvas_id, f"no positive width and height "
+                                        f"({raw.get('width')!r}×{raw.get('height')!r})")
+    images = [canvas_image(body, painted_region(target, width, height), width, height)
+              for body, target in paintings]
+    page_ids = (node_id(page) for page in pages)
+    return Canvas(id=canvas_id, label=label_text(raw.get("label")), width=width, height=height,
+                  images=tuple(image for image in images if image is not None),
+                  annotations=tuple(page for page in page_ids if page))

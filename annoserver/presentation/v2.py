@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import Canvas, Limits, Manifest, SkippedCanvas
-from .painting import canvas_image, intrinsic_size, painted_region
-from .properties import as_list, dicts, label_text, node_id, positive_int
+from .painting import build_canvas
+from .properties import as_list, dicts, label_text, node_id
 
 
 def read_manifest(doc: Mapping[str, Any], manifest_id: str, limits: Limits) -> Manifest:
@@ -46,19 +46,5 @@ def _license(value: Any) -> str | None:
 
 def read_canvas(raw: Mapping[str, Any]) -> Canvas | SkippedCanvas:
     """Read one v2 canvas, or say why it was skipped."""
-    canvas_id = node_id(raw)
-    if canvas_id is None:
-        return SkippedCanvas(None, "canvas without an @id")
-    annotations = dicts(raw.get("images"))
-    width, height = positive_int(raw.get("width")), positive_int(raw.get("height"))
-    if not (width and height):
-        width, height = intrinsic_size([(a.get("resource"), a.get("on")) for a in annotations])
-    if not (width and height):
-        return SkippedCanvas(canvas_id, f"no positive width and height "
-                                        f"({raw.get('width')!r}×{raw.get('height')!r})")
-    images = [canvas_image(a.get("resource"), painted_region(a.get("on"), width, height),
-                           width, height) for a in annotations]
-    return Canvas(
-        id=canvas_id, label=label_text(raw.get("label")), width=width, height=height,
-        images=tuple(image for image in images if image is not None),
-        annotations=tuple(i for i in (node_id(o) for o in as_list(raw.get("otherContent"))) if i))
+    paintings = [(a.get("resource"), a.get("on")) for a in dicts(raw.get("images"))]
+    return build_canvas(raw, paintings, as_list(raw.get("otherContent")))

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import Canvas, Limits, Manifest, SkippedCanvas
-from .painting import canvas_image, intrinsic_size, painted_region
-from .properties import as_list, dicts, label_text, node_id, node_type, positive_int
+from .painting import build_canvas
+from .properties import as_list, dicts, label_text, node_id, node_type
 
 
 def read_manifest(doc: Mapping[str, Any], manifest_id: str, limits: Limits) -> Manifest:
@@ -50,20 +50,5 @@ def painting_annotations(canvas: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def read_canvas(raw: Mapping[str, Any]) -> Canvas | SkippedCanvas:
     """Read one v3 canvas, or say why it was skipped."""
-    canvas_id = node_id(raw)
-    if canvas_id is None:
-        return SkippedCanvas(None, "canvas without an id")
-    paintings = painting_annotations(raw)
-    width, height = positive_int(raw.get("width")), positive_int(raw.get("height"))
-    if not (width and height):
-        width, height = intrinsic_size([(a.get("body"), a.get("target")) for a in paintings])
-    if not (width and height):
-        return SkippedCanvas(canvas_id, f"no positive width and height "
-                                        f"({raw.get('width')!r}×{raw.get('height')!r})")
-    images = [canvas_image(a.get("body"), painted_region(a.get("target"), width, height),
-                           width, height) for a in paintings]
-    pages = (node_id(page) for page in as_list(raw.get("annotations")))
-    return Canvas(
-        id=canvas_id, label=label_text(raw.get("label")), width=width, height=height,
-        images=tuple(image for image in images if image is not None),
-        annotations=tuple(page for page in pages if page))
+    paintings = [(a.get("body"), a.get("target")) for a in painting_annotations(raw)]
+    return build_canvas(raw, paintings, as_list(raw.get("annotations")))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from annoserver.app import create_app
 from annoserver.store.tables import JobUnitRow
 from tests.jobs.conftest import canvas, manifest, wait_for
 from tests.presentation.conftest import V3_SCHEMA, schema_errors
@@ -163,6 +164,15 @@ def test_failing_canvases_are_retried_then_recorded(client, write_headers, manif
     assert _count(client, manifest_id) == 1
 
 
+def _queued_job(idle, book):
+    """An app with no executor, a write token, and a job registered for ``book``."""
+    app = create_app(idle)
+    client = app.test_client()
+    headers = {"Authorization": "Bearer " + app.extensions["annoserver.tokens"].create(
+        "write")[1]}
+    return app, client, headers, _job_path(_register(client, headers, book[0], [DETECTOR]))
+
+
 @pytest.fixture
 def idle(settings):
     """No executor in the app: jobs stay queued until something runs them."""
@@ -170,15 +180,8 @@ def idle(settings):
 
 
 def test_cancel(idle, book):
-    from annoserver.app import create_app
-
-    app = create_app(idle)
-    client = app.test_client()
-    headers = {"Authorization": "Bearer " + app.extensions["annoserver.tokens"].create(
-        "write")[1]}
-    url, source = book
-    response = _register(client, headers, url, [DETECTOR])
-    path = _job_path(response)
+    app, client, headers, path = _queued_job(idle, book)
+    source = book[1]
     assert client.get(path).get_json()["state"] == "queued"
     assert client.delete(path).status_code == 401
     cancelled = client.delete(path, headers=headers)
@@ -199,15 +202,8 @@ def test_cancel(idle, book):
 
 
 def test_a_job_left_running_by_a_killed_process_resumes(idle, book):
-    from annoserver.app import create_app
-
-    app = create_app(idle)
-    client = app.test_client()
-    headers = {"Authorization": "Bearer " + app.extensions["annoserver.tokens"].create(
-        "write")[1]}
-    url, source = book
-    response = _register(client, headers, url, [DETECTOR])
-    path = _job_path(response)
+    app, client, headers, path = _queued_job(idle, book)
+    source = book[1]
     engine = app.extensions["annoserver.db"]
     # What a process killed mid-job leaves: units running under its claims, silent since.
     silent_since = datetime.now(UTC) - timedelta(hours=1)
