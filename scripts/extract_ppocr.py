@@ -1,4 +1,4 @@
-"""Take the PP-OCRv4 text-line detector out of the PyPI wheel rapidocr-onnxruntime 1.4.4.
+"""Take the PP-OCRv4 detector and recogniser out of the PyPI wheel rapidocr-onnxruntime 1.4.4.
 
 The wheel is read as a zip (never installed), so its ``Requires-Python < 3.13`` and its
 dependencies (pyclipper, shapely, opencv-python...) do not matter. The ONNX file is copied
@@ -9,7 +9,11 @@ here, and the wheel's metadata must still say Apache-2.0.
     python scripts/extract_ppocr.py --wheel /tmp/ppocr/rapidocr_onnxruntime-1.4.4-py3-none-any.whl
 
 Without ``--wheel`` the script runs that ``pip download`` itself into a temporary folder.
-It writes ``onnx_models/ppocr-det-v4/model.onnx`` and updates ``sha256`` in its model.toml.
+It writes ``onnx_models/ppocr-det-v4/model.onnx`` (the text-line detector) and
+``onnx_models/ppocr-rec-v4/`` (the text recogniser pipeline: ``model.onnx`` the recogniser,
+``detector.onnx`` the same detector, ``keys.txt`` the recogniser's character dictionary, which
+the wheel keeps in the ONNX metadata key ``character``), and updates the sha256 values in
+their model.toml files.
 """
 
 from __future__ import annotations
@@ -25,12 +29,18 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-OUT_DIR = REPO / "onnx_models" / "ppocr-det-v4"
+MODELS = REPO / "onnx_models"
 PACKAGE, VERSION = "rapidocr-onnxruntime", "1.4.4"
 WHEEL_NAME = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
 WHEEL_SHA256 = "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf"
-MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
-MODEL_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+DETECTOR = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
+RECOGNISER = "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"
+PINNED = {DETECTOR: "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+          RECOGNISER: "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"}
+# (wheel member, output file, the model.toml line holding its sha256)
+OUTPUTS = [(DETECTOR, MODELS / "ppocr-det-v4" / "model.onnx", "sha256"),
+           (RECOGNISER, MODELS / "ppocr-rec-v4" / "model.onnx", "sha256"),
+           (DETECTOR, MODELS / "ppocr-rec-v4" / "detector.onnx", "detector")]
 METADATA = "rapidocr_onnxruntime-1.4.4.dist-info/METADATA"
 RECORD = "rapidocr_onnxruntime-1.4.4.dist-info/RECORD"
 
@@ -70,12 +80,29 @@ def record_sha256(wheel: zipfile.ZipFile, member: str) -> str:
     raise SystemExit(f"{member} is not in {RECORD}")
 
 
-def update_toml(digest: str) -> None:
-    toml = OUT_DIR / "model.toml"
-    if toml.is_file():
-        text = toml.read_text("utf-8")
-        text = re.sub(r'^sha256 = "[0-9a-f]*"$', f'sha256 = "{digest}"', text, flags=re.M)
-        toml.write_text(text, "utf-8")
+def update_toml(folder: Path, key: str, digest: str) -> None:
+    """Set the top-level ``sha256`` (key "sha256") or that of ``[files.<key>]``."""
+    toml = folder / "model.toml"
+    if not toml.is_file():
+        return
+    text = toml.read_text("utf-8")
+    if key == "sha256":
+        text = re.sub(r'^sha256 = "[0-9a-f]*"$', f'sha256 = "{digest}"', text, count=1, flags=re.M)
+    else:
+        text = re.sub(rf'^(\[files\.{key}\][^\[]*?^sha256 = )"[0-9a-f]*"$', rf'\1"{digest}"',
+                      text, count=1, flags=re.M | re.S)
+    toml.write_text(text, "utf-8")
+
+
+def character_keys(model: bytes) -> str:
+    """The recogniser's dictionary (one character a line) from its ONNX metadata."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load_from_string(model).metadata_props}
+    keys = meta["character"].splitlines()
+    if len(keys) != len(set(keys)):
+        raise SystemExit("the character dictionary has duplicates")
+    return "\n".join(keys) + "\n"
 
 
 def main() -> None:
@@ -90,15 +117,21 @@ def main() -> None:
         with zipfile.ZipFile(path) as wheel:
             for line in licence_report(wheel):
                 print(line)
-            model = wheel.read(MEMBER)
-            recorded = record_sha256(wheel, MEMBER)
-    digest = sha256(model)
-    if digest != recorded or digest != MODEL_SHA256:
-        raise SystemExit(f"{MEMBER}: sha256 {digest}, RECORD {recorded}, pinned {MODEL_SHA256}")
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "model.onnx").write_bytes(model)
-    update_toml(digest)
-    print(f"wrote {OUT_DIR / 'model.onnx'}: {len(model)} bytes, sha256 {digest}")
+            members = {m: wheel.read(m) for m in PINNED}
+            recorded = {m: record_sha256(wheel, m) for m in PINNED}
+    for member, data in members.items():
+        digest = sha256(data)
+        if digest != recorded[member] or digest != PINNED[member]:
+            raise SystemExit(f"{member}: sha256 {digest}, RECORD {recorded[member]}, "
+                             f"pinned {PINNED[member]}")
+    for member, out, key in OUTPUTS:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(members[member])
+        update_toml(out.parent, key, PINNED[member])
+        print(f"wrote {out}: {len(members[member])} bytes, sha256 {PINNED[member]}")
+    keys = MODELS / "ppocr-rec-v4" / "keys.txt"
+    keys.write_text(character_keys(members[RECOGNISER]), "utf-8")
+    print(f"wrote {keys}: {len(keys.read_text('utf-8').splitlines())} characters")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Write model.toml and MODEL_CARD.md of a super-resolution model from its eval.json figures.
 
-Used by ``scripts/train_superres.py``; the card's numbers always come from the evaluation
-that the script just ran (or re-ran with ``--eval``).
+Used by ``bench/superres.py --write``, whose measurements (through the server's own enhance
+path) are the card's figures, and by ``scripts/train_superres.py`` right after training; the
+card's numbers always come from the result it is given, never typed in.
 """
 
 from __future__ import annotations
@@ -67,8 +68,26 @@ def quality(result: dict) -> dict:
     q["note"] = (f"Held-out images never used in training; LR = INTER_AREA downscale by "
                  f"{result['scale']}; PSNR-Y/SSIM-Y (BT.601), border {result['scale']}; "
                  f"latency: onnxruntime, this 2-core CPU, 2 threads. Reproduce: python "
-                 f"scripts/train_superres.py --scale {result['scale']} --eval")
+                 f"bench/superres.py --write")
+    service = lat.get("service_threads_2")
+    if service:
+        q["service_s_per_output_megapixel"] = service["s_per_output_megapixel"]
     return q
+
+
+def _service_latency(result: dict) -> str:
+    """The IIIF service path's speed (bench/superres.py measures it), else nothing."""
+    lines = []
+    for label, lat in (("CPU", result["latency"]), ("GPU", result.get("latency_gpu"))):
+        service = (lat or {}).get("service_threads_2")
+        if service:
+            side = service["input"][0] * result["scale"]
+            lines.append(
+                f"The IIIF service's path on the {label} (a {service['input'][0]}-px input → "
+                f"{side}×{side}, overlapping tiles with context and blending, 2 threads): "
+                f"**{service['s_per_output_megapixel']} s per output megapixel** (median; best "
+                f"{service['s_per_output_megapixel_best']}).")
+    return "\n".join(lines)
 
 
 def write_toml(out: Path, result: dict) -> None:
@@ -186,16 +205,19 @@ clipped to [0, 1]. Adding the same residual to R, G and B changes only the luma,
 (CbCr) is plain bicubic: "super-resolve Y, upsample chroma bicubically", RGB in and RGB out.
 The graph is written node by node (`scripts/superres_model.py`), not by a torch exporter.
 
-The graph accepts any size. For `/analyze` the runtime resizes a region so that its longest
-side is 256 px (`[input] size = [256, 256]`, `resize = "longest-side"`) and returns a
-{256 * s}-px enhanced view; the IIIF super-resolution service (issue 7) is meant to feed
-tiles at the upstream's own resolution. `[options] scale = {s}` gives the factor.
+The graph accepts any size. The IIIF super-resolution service (`/iiif/sr/espcn-x{s}/…`, an
+Image API 3 level-2 service over any upstream image service) feeds it the upstream region at
+1/{s} of the requested size, in overlapping tiles with context, blended; `/analyze` with this
+model answers with an annotation whose `Image` body is that service's URL for the region.
+Through the plain runtime (`Runtime.infer`) a region is resized so that its longest side is
+256 px (`[input] size = [256, 256]`, `resize = "longest-side"`) and comes back {256 * s} px.
+`[options] scale = {s}` gives the factor.
 
 ## Intended use
 
 - Enhanced *views* of heritage images for reading and browsing: small derivatives,
   thumbnails, low-resolution legacy scans, zoom levels beyond the upstream's resolution
-  (served as a separate IIIF image service, see issue 7).
+  (served as a separate IIIF image service, `/iiif/sr/`).
 - Always labelled as machine-enhanced, with the model name and version in the annotation's
   provenance. Not for measurement, palaeography, forensic or conservation decisions.
 - **Hallucination risk for text**: at low resolution, sharpening can make a blurred letter
@@ -234,8 +256,9 @@ Exact commands (export virtualenv outside the repository; never install torchvis
 {VENV}
 # train, export, evaluate (writes every file of the model folder):
 {PY} scripts/train_superres.py --scale {s}
-# re-evaluate the committed model.onnx only:
-{PY} scripts/train_superres.py --scale {s} --eval
+# re-measure the committed model.onnx (this card's figures; the repository's .venv with
+# scikit-image==0.26.0): writes eval.json, model.toml and MODEL_CARD.md of both models
+.venv/bin/python bench/superres.py --write
 ```
 
 With the same versions and one thread the training is deterministic on this machine; the
@@ -286,6 +309,7 @@ output megapixel), best run {lat['threads_2']['us_per_output_pixel_best']} µs; 
 {lat['threads_1']['us_per_output_pixel']} µs (best {lat['threads_1']['us_per_output_pixel_best']}).
 The machine is shared with other work (load average {lat['load_average_1min_before']} before
 measuring): expect the best figures on an idle machine and 2–4× the median on a busy one.
+{_service_latency(result)}
 
 torch vs onnxruntime, same weights: max abs difference
 {result.get('export', {}).get('torch_onnx_max_abs_diff', float('nan')):.1e}.
@@ -313,6 +337,7 @@ PSNR-Y gain over bicubic against these measured values.
   ambiguous glyph into a wrong one.
 - Each input is processed on its own with zero padding at its edges: a large image cut into
   tiles needs overlapping tiles, blended, to avoid seams at tile borders (the receptive
-  field is 13 low-resolution pixels: an overlap of 8 px per side is plenty).
+  field is 13 low-resolution pixels: 8 px of context per side is plenty). The IIIF service
+  does this (`annoserver/superres/tiling.py`: tiled equals untiled within ±2 grey levels).
 """
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")

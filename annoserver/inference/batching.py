@@ -5,6 +5,10 @@ and get a ``concurrent.futures.Future``; a worker thread collects items up to
 ``max_batch_size``, waiting at most ``max_latency`` seconds after the first one, runs them
 together and hands each caller its own result. When the previous batch held one item and
 nothing else is queued, the worker does not wait, so a lone client pays no latency.
+
+A caller never hangs: a future's ``result()`` waits at most ``result_timeout`` seconds (then
+:class:`BatchTimeout`), and should the worker thread die, every queued item and every later
+``submit`` fails at once with :class:`BatcherClosed` saying so.
 """
 
 from __future__ import annotations
@@ -17,12 +21,42 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from annoserver.inference.errors import BatcherClosed
+from annoserver.inference.errors import BatcherClosed, InferenceError
 
 T = TypeVar("T")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 _STOP = object()
+
+
+class BatchTimeout(InferenceError, TimeoutError):
+    """A batch result did not come in time (the model is stuck or far behind)."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
+class _Pending(Future):
+    """A future whose ``result()`` waits at most the batcher's ``result_timeout`` by default."""
+
+    def __init__(self, name: str, timeout: float | None) -> None:
+        super().__init__()
+        self._name, self._timeout = name, timeout
+
+    def result(self, timeout: float | None = None) -> object:
+        """The item's result, waiting at most ``timeout`` (default: the batcher's) seconds.
+
+        Raises:
+            BatchTimeout: No result in time.
+        """
+        limit = self._timeout if timeout is None else timeout
+        try:
+            return super().result(limit)
+        except TimeoutError as error:
+            if isinstance(error, BatchTimeout):  # raised by the batch itself
+                raise
+            raise BatchTimeout(f"{self._name}: no result within {limit:g} s; the model is "
+                               "stuck or far behind") from error
 
 
 class DynamicBatcher(Generic[T, R]):
@@ -34,28 +68,32 @@ class DynamicBatcher(Generic[T, R]):
         max_batch_size: most items per batch; 1 runs each item in the caller's thread.
         max_latency: seconds the first item of a batch may wait for others.
         name: used for the worker thread's name.
+        result_timeout: longest a future's ``result()`` waits by default (None: forever).
     """
 
     def __init__(self, run_batch: Callable[[list[T]], Sequence[R]], max_batch_size: int,
-                 max_latency: float = 0.005, name: str = "model") -> None:
+                 max_latency: float = 0.005, name: str = "model",
+                 result_timeout: float | None = 600.0) -> None:
         self.run_batch = run_batch
         self.max_batch_size = max(1, max_batch_size)
         self.max_latency = max_latency
         self.name = name
+        self.result_timeout = result_timeout
         self.batches = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._died: str | None = None  # why the worker thread stopped unasked
         self._last_size = self.max_batch_size  # assume company until proven alone
 
     def submit(self, item: T) -> Future[R]:
         """Queue ``item``; the future completes with its result or its batch's exception.
 
         Raises:
-            BatcherClosed: after :meth:`close`.
+            BatcherClosed: after :meth:`close`, or when the worker thread died.
         """
-        future: Future[R] = Future()
+        future: Future[R] = _Pending(self.name, self.result_timeout)
         if self.max_batch_size == 1:
             if self._closed:
                 raise BatcherClosed(f"{self.name}: the batcher is closed")
@@ -64,6 +102,8 @@ class DynamicBatcher(Generic[T, R]):
         with self._lock:
             if self._closed:
                 raise BatcherClosed(f"{self.name}: the batcher is closed")
+            if self._died:
+                raise BatcherClosed(self._died)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, daemon=True,
                                                 name=f"batcher-{self.name}")
@@ -104,21 +144,33 @@ class DynamicBatcher(Generic[T, R]):
         return batch, False
 
     def _work(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            batch, stopping = self._collect(first)
-            self._last_size = len(batch)
-            self._execute(batch)
-        while True:  # fail anything that raced past the stop sentinel
+        reason = f"{self.name}: the batcher is closed"
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch, stopping = self._collect(first)
+                self._last_size = len(batch)
+                self._execute(batch)
+        except BaseException as error:  # noqa: BLE001 - logged; callers hear of it below
+            reason = f"{self.name}: the batching thread died ({type(error).__name__}: {error})"
+            log.exception("batching thread of %s died", self.name)
+            with self._lock:
+                self._died = reason
+        finally:
+            self._fail_queued(reason)
+
+    def _fail_queued(self, reason: str) -> None:
+        """Fail what is still queued: items that raced past the stop, or a dead thread's."""
+        while True:
             try:
                 entry = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if entry is not _STOP:
-                entry[1].set_exception(BatcherClosed(f"{self.name}: the batcher is closed"))
+            if entry is not _STOP and entry[1].set_running_or_notify_cancel():
+                entry[1].set_exception(BatcherClosed(reason))
 
     def _execute(self, batch: list[tuple]) -> None:
         live = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]

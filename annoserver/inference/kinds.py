@@ -35,9 +35,12 @@ class ModelKind:
     outputs: ClassVar[tuple[str, ...]] = ()
     optional_outputs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: ModelConfig, session: ModelSession) -> None:
+    def __init__(self, config: ModelConfig, session: ModelSession,
+                 graphs: Mapping[str, ModelSession] | None = None) -> None:
         self.config = config
         self.session = session
+        #: Sessions of the model's further graphs (``[files]`` in model.toml), by role.
+        self.graphs = dict(graphs or {})
         self.roles = {role: info.name for role, info in config.outputs.items()
                       if role in self.outputs or role in self.optional_outputs}
 

@@ -59,6 +59,20 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class GraphFile:
+    """A further ONNX graph of a pipeline model (``[files.<role>]``), checked like model.onnx.
+
+    Some models are several networks run in turn by their plugin (a text detector, then a
+    recogniser on each line it found); each extra graph is listed with its own sha256.
+    """
+
+    role: str
+    path: Path
+    sha256: str
+    graph: GraphInfo
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """A model as the repository knows it; ``id`` is its folder name."""
 
@@ -79,6 +93,7 @@ class ModelConfig:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     quality: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, GraphFile] = field(default_factory=dict)
 
     @property
     def onnx_path(self) -> Path:
@@ -208,6 +223,28 @@ def _check_file(folder: Path, document: dict, problems: list[str]) -> GraphInfo 
         return None
 
 
+def _extra_files(folder: Path, table: dict, problems: list[str]) -> dict[str, GraphFile]:
+    files = {}
+    for role, entry in table.items():
+        name, pinned = entry["file"], entry["sha256"].lower()
+        path = folder / name
+        if path.parent != folder or not path.is_file():
+            problems.append(f"files.{role}: file {name!r} not found in the model folder")
+            continue
+        actual = file_sha256(path)
+        if actual != pinned:
+            problems.append(f"files.{role}: sha256 mismatch: model.toml says {pinned}, "
+                            f"{name} is {actual}")
+            continue
+        try:
+            graph = read_graph(path)
+        except Exception as error:  # as in _check_file
+            problems.append(f"files.{role}: {name} cannot be read as ONNX: {error}")
+            continue
+        files[role] = GraphFile(role, path.resolve(), actual, graph)
+    return files
+
+
 def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None = None
                       ) -> ModelConfig:
     """Read and check the model folder ``folder``; the folder name becomes the model id.
@@ -232,6 +269,7 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
                             f"(installed: {', '.join(sorted(kinds))})")
     graph = _check_file(folder, document, problems)
     labels = _read_labels(folder, document.get("labels"), problems)
+    files = _extra_files(folder, document.get("files", {}), problems)
     spec = outputs = None
     if graph is not None:
         spec = _input_spec(document.get("input", {}), graph, problems)
@@ -248,7 +286,8 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
         batch_dim=_batch_dim(spec, problems),
         thresholds=MappingProxyType(document.get("thresholds", {})),
         options=MappingProxyType(document.get("options", {})),
-        quality=MappingProxyType(document.get("quality", {})))
+        quality=MappingProxyType(document.get("quality", {})),
+        files=MappingProxyType(files))
     if kind is not None:
         problems.extend(kind.check_config(config))
     if problems:

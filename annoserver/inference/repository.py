@@ -118,13 +118,17 @@ def _check_folder(folder: Path, kinds: Mapping[str, type[ModelKind]]) -> list[Pr
     if not MODEL_ID.match(folder.name):
         found.append(Problem(folder.name, "the folder name is not a usable model id "
                                           "(letters, digits, '.', '_', '-')"))
+    config = None
     try:
-        load_model_config(folder, kinds)
+        config = load_model_config(folder, kinds)
     except ModelConfigError as error:
         found.extend(Problem(folder.name, p) for p in error.problems)
     if (folder / "model.onnx").is_file() and not any(p.message.startswith("sha256")
                                                      for p in found):
         found.extend(Problem(folder.name, p) for p in check_graph(folder / "model.onnx"))
+    for file in config.files.values() if config is not None else ():
+        found.extend(Problem(folder.name, f"files.{file.role}: {p}")
+                     for p in check_graph(file.path))
     if not (folder / "MODEL_CARD.md").is_file():
         found.append(Problem(folder.name, "MODEL_CARD.md is missing", "warning"))
     return found

@@ -72,11 +72,14 @@ class Model:
                  session_settings: SessionSettings) -> None:
         self.config = config
         self.session = ModelSession(config.onnx_path, session_settings)
+        self.graphs = {role: ModelSession(file.path, session_settings)
+                       for role, file in config.files.items()}
         primary = kinds[config.kind]
-        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, self.session)}
+        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, self.session,
+                                                                 self.graphs)}
         for name, kind in sorted(kinds.items()):
             if name != config.kind and kind.serves(config):
-                self.kinds[name] = kind(config, self.session)
+                self.kinds[name] = kind(config, self.session, self.graphs)
 
     @property
     def id(self) -> str:

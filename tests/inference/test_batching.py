@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from annoserver.inference import BatcherClosed, DynamicBatcher, ModelSession, Runtime
+from annoserver.inference.batching import BatchTimeout
 from tests.inference.conftest import MEAN, STD, header
 from tests.inference.onnx_factory import linear_model, pixels, write_model
 
@@ -165,3 +166,49 @@ def test_batching_can_be_turned_off(repo, plugin_manager, images, counted_runs):
     _concurrently(4, lambda i: runtime.infer("tiny-classifier", [images[i]]))
     runtime.close()
     assert counted_runs == [1, 1, 1, 1]
+
+
+class _Fatal(BaseException):
+    """Something no ``except Exception`` catches, as a dying thread meets."""
+
+
+def test_a_stuck_batch_times_out_with_a_clear_error():
+    release = threading.Event()
+
+    def run_batch(items):
+        release.wait(5)
+        return items
+
+    batcher = DynamicBatcher(run_batch, max_batch_size=4, result_timeout=0.2, name="stuck")
+    try:
+        started = time.monotonic()
+        future = batcher.submit(1)
+        with pytest.raises(BatchTimeout, match="stuck: no result within 0.2 s") as caught:
+            future.result()
+        assert caught.value.status == 503 and time.monotonic() - started < 2
+    finally:
+        release.set()
+        batcher.close()
+    assert future.result() == 1  # the batch did finish in the end
+
+
+def test_a_dead_batching_thread_fails_its_callers_at_once():
+    entered, release = threading.Event(), threading.Event()
+
+    def run_batch(items):
+        entered.set()
+        release.wait(5)
+        raise _Fatal("boom")
+
+    batcher = DynamicBatcher(run_batch, max_batch_size=2, max_latency=0.0, name="doomed")
+    first = batcher.submit(1)
+    assert entered.wait(5)
+    queued = batcher.submit(2)  # waits behind the batch that will kill the thread
+    release.set()
+    with pytest.raises(_Fatal):
+        first.result(5)
+    with pytest.raises(BatcherClosed, match="doomed: the batching thread died"):
+        queued.result(5)
+    with pytest.raises(BatcherClosed, match="died"):
+        batcher.submit(3)
+    batcher.close()

