@@ -399,6 +399,22 @@ export function canvasRectToImageRegion(rect, canvasSize, imageSize) {
 }
 
 /**
+ * The IIIF region, on the super-resolved image, of a canvas rectangle (null: the whole image).
+ * With the model's `scale` it is in the enhanced image's pixels; without it, a percentage
+ * region, which is the same on the original and on any enlargement of it.
+ */
+export function superresRegion(rect, canvasSize, imageSize, scale) {
+  const pixels = rect && canvasRectToImageRegion(rect, canvasSize, imageSize);
+  if (!pixels) return 'full';
+  const values = pixels.split(',').map(Number);
+  if (Number(scale) > 0) return values.map((n) => Math.round(n * Number(scale))).join(',');
+  const iw = (imageSize && imageSize.width) || canvasSize.width;
+  const ih = (imageSize && imageSize.height) || canvasSize.height;
+  const [x, y, w, h] = values;
+  return `pct:${[x / iw, y / ih, w / iw, h / ih].map((n) => +(n * 100).toFixed(3)).join(',')}`;
+}
+
+/**
  * World placement of canvases (Mirador lays canvases side by side, scaled to a common height):
  * each entry {canvasId, x, y, w, h (world), width, height (canvas)}.
  */

@@ -5,7 +5,7 @@ import {
 } from '../ui.js';
 import {
   analysableModels, base64url, canvasImage, canvasRectToImageRegion, formatConfidence, formatXywh,
-  modelList, pageItems, reviewStatusText,
+  modelList, pageItems, reviewStatusText, superresRegion,
 } from '../model.js';
 import { createClient, reviewUrl, tokenStore, FINAL_JOB_STATES } from '../api.js';
 import { currentViewRegion, zoomToCanvasRect } from '../viewers.js';
@@ -228,27 +228,31 @@ export class Panel extends React.Component {
     }
   }
 
-  enhancedUrl() {
-    const { models } = this.state;
-    const { config, view } = this.props;
-    const sr = (models || []).find((m) => /superres|super-res/i.test(m.kind || ''));
+  /** The super-resolution model and the target canvas's image service, when both exist. */
+  superres() {
+    const sr = (this.state.models || []).find((m) => /superres|super-res/i.test(m.kind || ''));
     const canvas = this.targetCanvas();
     const image = canvas && canvasImage(canvas.json);
-    if (!sr || !image || !image.service) return null;
-    let region = 'full';
-    if (view.w.region) {
-      const pixels = canvasRectToImageRegion(view.w.region, canvas, image);
-      const scale = Number(sr.scale || (sr.output && sr.output.scale));
-      if (pixels && scale > 0) {
-        region = pixels.split(',').map((n) => Math.round(Number(n) * scale)).join(',');
-      } else if (pixels) {
-        const [x, y, w, h] = pixels.split(',').map(Number);
-        const iw = image.width || canvas.width;
-        const ih = image.height || canvas.height;
-        region = `pct:${[x / iw, y / ih, w / iw, h / ih].map((n) => +(n * 100).toFixed(3)).join(',')}`;
-      }
-    }
+    return sr && image && image.service ? { sr, canvas, image } : null;
+  }
+
+  /**
+   * The drawn region (else the part of the canvas in view) through the server's
+   * super-resolution image service (`/iiif/sr/{model}/{base64url(service)}/…`).
+   */
+  enhancedUrl() {
+    const found = this.superres();
+    if (!found) return null;
+    const { sr, canvas, image } = found;
+    const { config, view, windowId } = this.props;
+    const rect = view.w.region || currentViewRegion(windowId, canvas.id);
+    const region = superresRegion(rect, canvas, image, sr.scale || (sr.output && sr.output.scale));
     return `${config.server}/iiif/sr/${encodeURIComponent(sr.id)}/${base64url(image.image)}/${region}/max/0/default.jpg`;
+  }
+
+  openEnhanced() {
+    const url = this.enhancedUrl();
+    if (url) window.open(url, '_blank', 'noopener');
   }
 
   renderLayers() {
@@ -396,13 +400,15 @@ export class Panel extends React.Component {
   }
 
   renderAnalyse() {
-    const { view, windowId, setDrawing, setRegion, canvases } = this.props;
+    const {
+      view, windowId, setDrawing, setRegion, canvases, config,
+    } = this.props;
     const { models, modelsError, busy, message, error, persist, token } = this.state;
     const { region, drawing } = view.w;
     const chosen = new Set(this.chosenModels());
     const analysable = analysableModels(models || []);
     const canvas = this.targetCanvas();
-    const enhanced = this.enhancedUrl();
+    const enhanced = Boolean(config.server && this.superres());
     const regionCanvas = region && canvases.find((c) => c.id === region.canvasId);
     return (
       <section style={sectionStyle} aria-labelledby={domId(windowId, 'analyse-title')} data-testid="annoserver-analyze-panel">
@@ -444,7 +450,8 @@ export class Panel extends React.Component {
             {busy ? 'Analysing…' : 'Analyse'}
           </Button>
           {enhanced && (
-            <Button size="small" variant="outlined" href={enhanced} target="_blank" rel="noopener noreferrer">
+            <Button size="small" variant="outlined" data-testid="annoserver-enhanced" onClick={() => this.openEnhanced()}
+              title="The drawn region, else the part in view, super-resolved by the server (a new tab)">
               Enhanced view
             </Button>
           )}

@@ -1,6 +1,6 @@
 /**
  * The plugin against a real Mirador 3 store: Mirador's own sagas fetch the enriched manifest
- * and the AnnotationPages its canvas lists (fetch is faked with the fixtures), and the plugin's
+ * and the AnnotationPages its canvas lists (the fixtures, served on 127.0.0.1), and the plugin's
  * selectors and reducer turn them into layers; an analysis result enters through receiveAnnotation.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -8,12 +8,12 @@ import createPluggableStore from 'mirador/dist/es/src/state/createPluggableStore
 import { annoserverPlugin } from '../../src/plugin.jsx';
 import { Mirador, receiveAnnotation } from '../../src/mirador-api.js';
 import { setMinConfidence, toggleLayer } from '../../src/state.js';
-import { startServer } from '../browser/server.mjs';
+import { startFixtureServer } from './fixture-server.mjs';
 
 // Mirador fetches with isomorphic-unfetch (node-fetch under Node), so serve the fixtures over
-// real HTTP on 127.0.0.1 with the browser test's server.
+// real HTTP on 127.0.0.1.
 let server;
-beforeAll(async () => { server = await startServer(); });
+beforeAll(async () => { server = await startFixtureServer(); });
 afterAll(async () => { await server.close(); });
 
 async function until(check, timeout = 3000) {

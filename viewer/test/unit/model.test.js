@@ -4,6 +4,7 @@ import {
   collectItems, confidenceOf, elementToWorldRect, filterItems, formatXywh, labelCounts, labelsOf,
   modelFromPageLabel, modelList, analysableModels, normaliseAnnotation, parseTarget, parseXywh, PALETTE,
   placementAt, rectFromPoints, reviewStatusText, softwareOf, worldToCanvasRect, worldToElementRect, base64url,
+  superresRegion,
 } from '../../src/model.js';
 import { annotationsState, CANVAS, CANVAS_ID, fixture, BASE } from './fixtures.js';
 
@@ -184,5 +185,14 @@ describe('models and misc', () => {
   });
   test('base64url without padding', () => {
     expect(base64url('https://x/iiif/a?')).toBe('aHR0cHM6Ly94L2lpaWYvYT8');
+  });
+  test('super-resolution region: enhanced pixels with a scale, else a percentage; no rect: full', () => {
+    const canvas = { width: 2000, height: 1500 };
+    const image = { width: 1000, height: 750 };
+    const rect = { x: 200, y: 300, w: 1000, h: 600 }; // canvas px → image 100,150,500,300
+    expect(superresRegion(rect, canvas, image, 4)).toBe('400,600,2000,1200');
+    expect(superresRegion(rect, canvas, image, undefined)).toBe('pct:10,20,50,40');
+    expect(superresRegion(null, canvas, image, 2)).toBe('full');
+    expect(superresRegion({ x: 5000, y: 0, w: 10, h: 10 }, canvas, image, 2)).toBe('full');
   });
 });
