@@ -28,11 +28,14 @@ viewer/dist/index.html: $(VIEWER_STAMP) $(VIEWER_SOURCES)
 install: $(STAMP) viewer/dist/index.html
 
 # The demo analyses images this same server serves, so its own address is allow-listed.
+# `annoserver demo` runs beside the server: it enriches the demo on first start only and
+# prints the viewer URL with the enriched demo open.
 run: install
 	$(BIN)/annoserver db upgrade
-	ANNOSERVER_ALLOWED_HOSTS="$${ANNOSERVER_ALLOWED_HOSTS:-$(HOST):$(PORT)}" \
-	ANNOSERVER_DEMO_MANIFEST="$${ANNOSERVER_DEMO_MANIFEST:-http://$(HOST):$(PORT)/demo/manifest.json}" \
-	$(BIN)/annoserver serve --host $(HOST) --port $(PORT)
+	export ANNOSERVER_ALLOWED_HOSTS="$${ANNOSERVER_ALLOWED_HOSTS:-$(HOST):$(PORT)}" \
+	  ANNOSERVER_DEMO_MANIFEST="$${ANNOSERVER_DEMO_MANIFEST:-http://$(HOST):$(PORT)/demo/manifest.json}"; \
+	$(BIN)/annoserver demo --public-url http://$(HOST):$(PORT) & \
+	exec $(BIN)/annoserver serve --host $(HOST) --port $(PORT)
 
 demo-token: $(STAMP)
 	$(BIN)/annoserver tokens create --scope write --name demo
@@ -48,7 +51,8 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-viewer-test: $(VIEWER_STAMP) chromium
+# The browser test runs the real server from the venv (and the IIIF reference image server).
+viewer-test: $(STAMP) $(VIEWER_STAMP) chromium
 	cd viewer && npm test
 
 test: lint pytest viewer-test

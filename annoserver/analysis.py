@@ -26,17 +26,27 @@ from annoserver.inference import Runtime
 from annoserver.inference.results import Boxes, Result
 from annoserver.inference.runtime import Model
 from annoserver.store.annotations import AnnotationStore, StoredAnnotation
+from annoserver.superres import region_image
 
 ANNOTATING_KINDS = {"classifier", "detector", "text-lines", "watermark", "recognizer"}
+# Kinds whose on-demand result is a derived view: an annotation whose body is the image the
+# IIIF super-resolution service serves for the region (computed when it is fetched).
+VIEW_KINDS = {"superres"}
 
 
 @dataclass(frozen=True)
 class CanvasRef:
-    """The canvas the image is painted on; without a size, the image's size is assumed."""
+    """The canvas the image is painted on; without a size, the image's size is assumed.
+
+    ``painted`` is the canvas box ``(x, y, w, h)`` the analysed region of the image is
+    painted into, when that is not the whole canvas (a painting targeting ``#xywh=``, or
+    painting only a region of the image): results are mapped through it.
+    """
 
     id: str
     width: int | None = None
     height: int | None = None
+    painted: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,10 @@ class Analyzer:
         service = load_service(request.image, session=self.session,
                                authorization=request.authorization)
         region = parse_region(request.region, service.width, service.height)
-        placement = _placement(request, service.id, service.width, service.height)
-        whole = (region.w, region.h) == (service.width, service.height)
+        placement = _placement(request, service.id, service.width, service.height, region)
+        # Labels of an image painted on part of a canvas target that part, not the canvas.
+        whole = ((region.w, region.h) == (service.width, service.height)
+                 and placement.painted is None)
         builder = AnnotationBuilder(self.public_url + "ns/annoserver.jsonld", datetime.now(UTC))
         fetched: dict[Target, RegionImage] = {}
         outcomes = []
@@ -87,6 +99,14 @@ class Analyzer:
             stored = self.store.results(key)
             if stored:
                 outcomes.append(Outcome(model.id, [self._render(s) for s in stored], True))
+                continue
+            if model.config.kind in VIEW_KINDS:
+                documents = builder.build_view(
+                    self._provenance(model),
+                    region_image(self.public_url, model.id, service.id, region,
+                                 model.kind().scale),
+                    placement.target(None if whole else _as_tuple(region)))
+                outcomes.append(self._keep(model.id, key, documents, request.persist))
                 continue
             target = _target_for(model)
             if target not in fetched:
@@ -102,9 +122,9 @@ class Analyzer:
 
     def _annotating_model(self, model_id: str) -> Model:
         model = self.runtime.get(model_id)
-        if model.config.kind not in ANNOTATING_KINDS:
+        if model.config.kind not in ANNOTATING_KINDS | VIEW_KINDS:
             raise BadRequest(f"Model {model_id!r} is a {model.config.kind} model: it makes "
-                             f"no annotations (see /similar and /iiif/sr for those).")
+                             f"no annotations (see /similar for those).")
         return model
 
     def _provenance(self, model: Model) -> Provenance:
@@ -126,12 +146,18 @@ class Analyzer:
         return {"id": f"{self.public_url}annotations/{stored.slug}", **stored.document}
 
 
-def _placement(request: AnalysisRequest, service_id: str, width: int, height: int) -> Placement:
+def _placement(request: AnalysisRequest, service_id: str, width: int, height: int,
+               region: Box) -> Placement:
     if request.canvas is None:
         return Placement(service_id, "Image", width, height, width, height, request.manifest)
     canvas = request.canvas
+    frame = None
+    if canvas.painted is not None:  # where the whole image would lie, given the region's box
+        px, py, pw, ph = canvas.painted
+        sx, sy = pw / region.w, ph / region.h
+        frame = (px - region.x * sx, py - region.y * sy, width * sx, height * sy)
     return Placement(canvas.id, "Canvas", canvas.width or width, canvas.height or height,
-                     width, height, request.manifest)
+                     width, height, request.manifest, frame)
 
 
 def _target_for(model: Model) -> Target:
@@ -165,4 +191,6 @@ def _result_key(model: Model, service_id: str, region: Box, request: AnalysisReq
     parts = [model.id, model.config.version, model.config.sha256, service_id, region.as_iiif(),
              canvas.id if canvas else "", str(canvas.width if canvas else ""),
              str(canvas.height if canvas else ""), request.manifest or ""]
+    if canvas and canvas.painted:
+        parts.append(",".join(f"{v:g}" for v in canvas.painted))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -119,6 +119,16 @@ class AnnotationBuilder:
                                      placement.target(region_box))]
         return []
 
+    def build_view(self, provenance: Provenance, image: dict[str, Any],
+                   target: dict[str, Any]) -> list[dict[str, Any]]:
+        """An annotation supplementing ``target`` with a derived ``Image`` body.
+
+        For a model whose result is a view of the region (super-resolution): the body is the
+        image a service computes from the target's pixels, so the annotation says which model
+        and version made it, like any machine annotation.
+        """
+        return [self._annotation(provenance, "supplementing", image, target)]
+
     def _label(self, provenance: Provenance, label: Label, target: dict) -> dict[str, Any]:
         return self._annotation(provenance, "tagging",
                                 _text_body(label.label, "tagging", label.score), target)

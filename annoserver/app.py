@@ -14,11 +14,13 @@ from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
 from annoserver.store.tokens import TokenStore
 from annoserver.web import (
+    activity,
     analyze,
     annotations,
     auth,
     contexts,
     demo,
+    export,
     health,
     jobs,
     manifests,
@@ -26,6 +28,9 @@ from annoserver.web import (
     openapi,
     pages,
     problems,
+    review,
+    search,
+    sr,
     viewer,
 )
 
@@ -66,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_store(app)
     models.init_app(app)
     analyze.init_app(app)
+    sr.init_app(app)
     jobs.init_app(app)
     _init_broker(app)
     problems.init_app(app)
@@ -75,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins="*", methods=["GET", "HEAD", "OPTIONS"],
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
-    for module in (analyze, annotations, contexts, demo, health, jobs, manifests, models,
-                   openapi, pages, viewer):
+    for module in (activity, analyze, annotations, contexts, demo, health, jobs, manifests, models,
+                   export, openapi, pages, review, search, sr, viewer):
         app.register_blueprint(module.blueprint)
     return app

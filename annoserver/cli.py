@@ -173,6 +173,35 @@ def enrich(url: str, models: str, wait: bool, public_url: str | None) -> None:
     click.echo(manifest_url(base, submitted.key))
 
 
+@main.command("demo")
+@click.option("--public-url", required=True, help="The running server's URL.")
+@click.option("--models", default="",
+              help="Model ids, comma-separated (default: every model that makes annotations).")
+@click.option("--timeout", default=120.0, show_default=True,
+              help="Seconds to wait for the server to answer.")
+def demo(public_url: str, models: str, timeout: float) -> None:
+    """Enrich the demo manifest once and print the viewer URL (``make run`` starts this)."""
+    from annoserver.errors import AnnoserverError
+    from annoserver.jobs.demo import default_models, enrich_demo, viewer_url, wait_until_served
+
+    base = public_url.rstrip("/") + "/"
+    url = current_app.config["DEMO_MANIFEST"] or f"{base}demo/manifest.json"
+    context = current_app.extensions["annoserver.jobs"]
+    model_ids = ([m.strip() for m in models.split(",") if m.strip()]
+                 or default_models(context.runtime))
+    try:
+        wait_until_served(context, url, timeout)
+        job_id, new = enrich_demo(context, url, model_ids, base)
+    except AnnoserverError as error:
+        raise click.ClickException(f"{error.title}: {error.detail}") from error
+    click.echo(f"\nannoserver demo (models: {', '.join(model_ids)}) in the viewer:\n"
+               f"  {viewer_url(base, url)}\n")
+    if context.repository.job(job_id).state != "done":
+        click.echo(f"job {job_id} {'queued' if new else 'resumed'}: annotations appear in the "
+                   "viewer as canvases finish", err=True)
+        _run_to_the_end(context, job_id)
+
+
 def _run_to_the_end(context: JobContext, job_id: int) -> None:
     """Run a job with an in-process executor here, showing progress; exit 1 if it failed."""
     from annoserver.jobs import InProcessExecutor

@@ -79,6 +79,13 @@ DEFAULTS: dict[str, Any] = {
     "MANIFEST_MAX_CANVASES": 10_000,
     "COLLECTION_MAX_DEPTH": 5,
     "COLLECTION_MAX_MANIFESTS": 1_000,
+    # Super-resolution service (/iiif/sr/): the disk cache of its images (empty means
+    # <DATA_DIR>/sr-cache), the cache's size bound in bytes (least recently used out; 0: no
+    # cache), and the most output pixels one image may have (its maxArea; memory per request
+    # is about 10 bytes per pixel).
+    "SR_CACHE_DIR": "",
+    "SR_CACHE_BYTES": 512 * 2**20,
+    "SR_MAX_PIXELS": 4_194_304,
 }
 
 

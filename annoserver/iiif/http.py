@@ -2,7 +2,9 @@
 
 :func:`fetch_bytes` follows redirects itself (a bounded number, each hop checked by the
 session's guard), sends ``Authorization`` only to the origin it was given for, holds one of the
-host's concurrency slots while it talks to it, maps every failure to an
+host's concurrency slots while it talks to it (and not while it waits to try again: 429/5xx
+answers and refused connections are retried here, after ``Retry-After`` or a backoff, giving up
+at once when the server asks for more time than the deadline leaves), maps every failure to an
 :mod:`~annoserver.iiif.errors` class, and stops a response that is too large, too slow, or never
 ends. :func:`fetch_json` adds parsing and the session's TTL cache.
 """
@@ -69,25 +71,64 @@ def fetch_bytes(url: str, *, session: IIIFSession, limits: Limits | None = None,
     limits = limits or session.limits
     deadline = time.monotonic() + limits.deadline
     trusted = origin(auth_origin or url) if authorization else None
-    for _hop in range(limits.max_redirects + 1):
+    tries = redirects = 0
+    while True:
         host, port = session.guard.check_url(url)
         headers = {"Accept": accept} if accept else {}
         if trusted is not None and origin(url) == trusted:
             headers["Authorization"] = authorization
         with session.host_slots.hold(f"{host}:{port}", deadline - time.monotonic()):
-            response = _send(session, url, headers, limits, deadline)
             try:
-                if response.is_redirect:
-                    url = urljoin(url, response.headers["Location"])
-                    continue
-                if not 200 <= response.status_code < 300:
-                    raise UpstreamError(f"{url} answered HTTP {response.status_code}",
-                                        upstream_status=response.status_code)
-                content = _read_capped(response, max_bytes or limits.max_bytes, deadline, url)
-                return Fetched(url, content, response.headers.get("Content-Type"))
-            finally:
-                response.close()
-    raise UpstreamError(f"more than {limits.max_redirects} redirects fetching {url}")
+                response = _send(session, url, headers, limits, deadline)
+            except UpstreamTimeout:
+                raise
+            except UpstreamError as error:  # refused or reset: worth another try
+                failure, retry_after = error, None
+            else:
+                try:
+                    status = response.status_code
+                    if response.is_redirect:
+                        redirects += 1
+                        if redirects > limits.max_redirects:
+                            raise UpstreamError(
+                                f"more than {limits.max_redirects} redirects fetching {url}")
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    if 200 <= status < 300:
+                        content = _read_capped(response, max_bytes or limits.max_bytes,
+                                               deadline, url)
+                        return Fetched(url, content, response.headers.get("Content-Type"))
+                    failure = UpstreamError(f"{url} answered HTTP {status}",
+                                            upstream_status=status)
+                    if status not in session.retry.statuses:
+                        raise failure
+                    retry_after = session.retry.retry_after(response.headers.get("Retry-After"))
+                finally:
+                    response.close()
+        tries += 1
+        if tries > session.retry.retries:
+            raise failure
+        _pause(session, failure, retry_after, tries, deadline, url)
+
+
+def _pause(session: IIIFSession, failure: UpstreamError, retry_after: float | None,
+           tries: int, deadline: float, url: str) -> None:
+    """Wait before the next try (never holding a host slot), or give up if it is too late.
+
+    Raises:
+        UpstreamError: The server asked for a pause longer than what is left of the deadline
+            (with the answer's ``upstream_status``, so a job may try again much later).
+    """
+    remaining = deadline - time.monotonic()
+    if retry_after is not None and retry_after > remaining:
+        raise UpstreamError(f"{url} asked to retry after {retry_after:g} s, more than the "
+                            f"{max(remaining, 0):.3g} s left before the fetch deadline; "
+                            "giving up instead", **failure.extra)
+    wait = (session.retry.backoff(tries) if retry_after is None
+            else min(retry_after, session.retry.retry_after_cap))
+    if wait >= remaining:
+        raise failure
+    time.sleep(wait)
 
 
 def fetch_json(url: str, *, session: IIIFSession, limits: Limits | None = None,

@@ -1,13 +1,15 @@
 """The one HTTP session of the IIIF client: retries, guarded connections, politeness state.
 
 :func:`make_session` builds an :class:`IIIFSession`, a ``requests.Session`` whose adapters
-retry 429/5xx with exponential backoff (honouring ``Retry-After``, capped), connect only to
-addresses the :class:`~annoserver.iiif.guard.HostGuard` accepted (checked when the socket is
-opened, so DNS rebinding between check and connect gains nothing), send a descriptive
-User-Agent, and ignore proxy settings from the environment (a proxy would resolve names past
-the guard). The session also carries what must be shared by every fetch in the process: the
-default :class:`Limits`, a per-host concurrency limit and a small TTL cache for JSON. Make one
-per process (the app keeps it in ``app.extensions``) and pass it as ``session=``.
+connect only to addresses the :class:`~annoserver.iiif.guard.HostGuard` accepted (checked when
+the socket is opened, so DNS rebinding between check and connect gains nothing), send a
+descriptive User-Agent, and ignore proxy settings from the environment (a proxy would resolve
+names past the guard). The session also carries what must be shared by every fetch in the
+process: the default :class:`Limits`, the :class:`RetryPolicy` (429/5xx and refused
+connections, honouring ``Retry-After``; :func:`~annoserver.iiif.http.fetch_bytes` applies it,
+waiting *outside* the host's slot), a per-host concurrency limit and a small TTL cache for
+JSON. Make one per process (the app keeps it in ``app.extensions``) and pass it as
+``session=``.
 """
 
 from __future__ import annotations
@@ -61,13 +63,28 @@ class Limits:
     max_redirects: int = 5
 
 
+@dataclass
+class _Slot:
+    semaphore: threading.BoundedSemaphore
+    users: int = 0  # holders and waiters
+
+
 class HostSlots:
-    """A semaphore per host, so no image server gets more than ``per_host`` requests at once."""
+    """A semaphore per host, so no image server gets more than ``per_host`` requests at once.
+
+    A host's semaphore lives only while someone holds or waits for it, so a process that
+    talks to many hosts over its life keeps as many entries as it has fetches in flight.
+    """
 
     def __init__(self, per_host: int) -> None:
         self.per_host = per_host
         self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots: dict[str, _Slot] = {}
+
+    def __len__(self) -> int:
+        """Hosts with a fetch in flight or waiting."""
+        with self._lock:
+            return len(self._slots)
 
     @contextmanager
     def hold(self, host: str, timeout: float) -> Iterator[None]:
@@ -77,44 +94,68 @@ class HostSlots:
             UpstreamTimeout: No slot came free in time.
         """
         with self._lock:
-            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
-        if not slot.acquire(timeout=max(timeout, 0.0)):
-            raise UpstreamTimeout(f"no free connection slot for {host} within the deadline")
+            slot = self._slots.get(host)
+            if slot is None:
+                slot = self._slots[host] = _Slot(threading.BoundedSemaphore(self.per_host))
+            slot.users += 1
         try:
-            yield
+            if not slot.semaphore.acquire(timeout=max(timeout, 0.0)):
+                raise UpstreamTimeout(f"no free connection slot for {host} within the deadline")
+            try:
+                yield
+            finally:
+                slot.semaphore.release()
         finally:
-            slot.release()
+            with self._lock:
+                slot.users -= 1
+                if slot.users == 0:
+                    del self._slots[host]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and after how long a failed request is tried again.
+
+    Attributes:
+        retries: Retries after the first try, for refused connections and ``statuses``.
+        backoff_factor: Exponential backoff base in seconds (``factor * 2 ** n``).
+        retry_after_cap: Longest ``Retry-After`` waited, in seconds.
+        statuses: Answers worth another try.
+    """
+
+    retries: int = 3
+    backoff_factor: float = 0.5
+    retry_after_cap: float = 30.0
+    statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+    def backoff(self, tries: int) -> float:
+        """Seconds to wait after ``tries`` failed tries when the server said nothing."""
+        return self.backoff_factor * 2 ** max(tries - 1, 0)
+
+    @staticmethod
+    def retry_after(value: str | None) -> float | None:
+        """A ``Retry-After`` header (seconds or an HTTP date) in seconds; None if absent/bad."""
+        if not value:
+            return None
+        try:
+            return max(Retry(0).parse_retry_after(value), 0.0)
+        except urllib3.exceptions.InvalidHeader:
+            return None
 
 
 class IIIFSession(requests.Session):
-    """A ``requests.Session`` carrying the guard, default limits, host slots and JSON cache."""
+    """A ``requests.Session`` carrying the guard, limits, retry policy, host slots and cache."""
 
     def __init__(self, guard: HostGuard, limits: Limits, host_slots: HostSlots,
-                 json_cache: TTLCache) -> None:
+                 json_cache: TTLCache, retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.guard = guard
         self.limits = limits
         self.host_slots = host_slots
         self.json_cache = json_cache
+        self.retry = retry or RetryPolicy()
         self.trust_env = False
         self.headers["User-Agent"] = USER_AGENT
-
-
-class _PoliteRetry(Retry):
-    """A ``Retry`` that never waits longer than ``retry_after_cap`` seconds on ``Retry-After``."""
-
-    retry_after_cap: float = 30.0
-
-    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
-        """The server's ``Retry-After`` in seconds, capped."""
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.retry_after_cap)
-
-    def new(self, **kw: Any) -> _PoliteRetry:
-        """Copy with updated counters, keeping the cap."""
-        retry = super().new(**kw)
-        retry.retry_after_cap = self.retry_after_cap
-        return retry
 
 
 class _GuardedConnectionMixin:
@@ -181,14 +222,11 @@ def make_session(*, allowed_hosts: Iterable[str] | str = (),
     """
     guard = HostGuard.build(allowed_hosts, public_allow_list)
     session = IIIFSession(guard, limits or Limits(), HostSlots(per_host),
-                          TTLCache(json_ttl, json_cache_size))
-    retry = _PoliteRetry(total=retries, connect=retries, read=0, status=retries, other=0,
-                         backoff_factor=backoff_factor,
-                         status_forcelist=(429, 500, 502, 503, 504),
-                         allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False,
-                         respect_retry_after_header=True)
-    retry.retry_after_cap = retry_after_cap
-    adapter = GuardedAdapter(guard, max_retries=retry, pool_maxsize=max(10, per_host))
+                          TTLCache(json_ttl, json_cache_size),
+                          RetryPolicy(retries, backoff_factor, retry_after_cap))
+    # No retries down here: a retry sleeping inside urllib3 would hold the host's slot.
+    adapter = GuardedAdapter(guard, max_retries=Retry(0, read=False, redirect=False),
+                             pool_maxsize=max(10, per_host))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

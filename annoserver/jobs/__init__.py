@@ -15,9 +15,10 @@ State lives in the database (:mod:`annoserver.store.jobs`), so any runner can ta
 
 from annoserver.jobs.context import JobContext
 from annoserver.jobs.executor import InProcessExecutor
-from annoserver.jobs.intake import Submission, page_id, parse_page_id, submit
+from annoserver.jobs.intake import Submission, submit
 from annoserver.jobs.settings import JobSettings
 from annoserver.jobs.work import UnitRunner
+from annoserver.store.keys import page_id, parse_page_id
 
 __all__ = ["InProcessExecutor", "JobContext", "JobSettings", "Submission", "UnitRunner",
            "page_id", "parse_page_id", "submit"]

@@ -7,7 +7,8 @@ like any other::
     ├── UnknownJob                 404  no job with this id
     ├── UnknownManifest            404  no registered manifest with this key
     ├── UnknownPage                404  no annotation page with this id
-    └── NoImageService             422  a canvas whose image has no IIIF Image API service
+    ├── NoImageService             422  a canvas whose image has no IIIF Image API service
+    └── UnsupportedPainting        422  an image painted rotated or mirrored
 """
 
 from __future__ import annotations
@@ -45,3 +46,10 @@ class NoImageService(JobError):
 
     status = 422
     title = "No Image Service"
+
+
+class UnsupportedPainting(JobError):
+    """The canvas paints its image in a way batch analysis cannot map results through."""
+
+    status = 422
+    title = "Unsupported Painting"

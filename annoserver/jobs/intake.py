@@ -8,7 +8,6 @@ units, so a large collection never holds up the request that registered it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,8 @@ from annoserver.iiif import fetch_json
 from annoserver.inference import Runtime
 from annoserver.jobs.context import JobContext
 from annoserver.presentation import (
+    Canvas,
+    CanvasImage,
     Manifest,
     detect,
     iter_manifests,
@@ -28,6 +29,7 @@ from annoserver.presentation import (
     read_manifest,
 )
 from annoserver.store.jobs import ANALYSE, EXPAND, ClaimedUnit, UnitSpec
+from annoserver.store.keys import digest
 from annoserver.store.manifests import ManifestRecord
 
 
@@ -38,27 +40,6 @@ class Submission:
     key: str
     job_id: int
     kind: str
-
-
-def digest(text: str) -> str:
-    """A short, URL-safe digest (manifest keys, canvas keys)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def page_id(manifest_key: str, canvas_id: str, model_id: str) -> str:
-    """The id of the annotation page of one canvas × model of a registered manifest."""
-    return f"{manifest_key}-{digest(canvas_id)}-{model_id}"
-
-
-def parse_page_id(page: str) -> tuple[str, str, str] | None:
-    """``(manifest key, canvas key, model id)`` of a page id, or None when malformed."""
-    parts = page.split("-", 2)
-    if len(parts) != 3 or not all(parts):
-        return None
-    key, canvas, model = parts
-    hexadecimal = all(len(p) == 16 and all(c in "0123456789abcdef" for c in p)
-                      for p in (key, canvas))
-    return (key, canvas, model) if hexadecimal else None
 
 
 def check_models(runtime: Runtime, models: Sequence[str]) -> None:
@@ -128,11 +109,16 @@ def expand(context: JobContext, unit: ClaimedUnit) -> None:
     repository.add_errors(unit.job_id, errors, context.settings.max_errors)
 
 
+def analysed_image(canvas: Canvas) -> CanvasImage | None:
+    """The image a canvas's units analyse: the first painted one with an image service."""
+    return next((image for image in canvas.images if image.service_id), None)
+
+
 def analysis_units(manifest: Manifest, key: str, models: Sequence[str]) -> list[UnitSpec]:
-    """One unit per canvas × model; the image is the first painted one with a service."""
+    """One unit per canvas × model, analysing :func:`analysed_image`."""
     units = []
     for canvas in manifest.canvases:
-        image = next((image for image in canvas.images if image.service_id), None)
+        image = analysed_image(canvas)
         service = image.service_id if image else None
         units += [UnitSpec(ANALYSE, key, canvas.id, digest(canvas.id), model_id, service,
                            _host(service), canvas.width, canvas.height) for model_id in models]

@@ -4,7 +4,9 @@ Imported in each Dramatiq worker process (after the fork; ONNX sessions are crea
 by the runtime, so each process gets its own). Besides running messages, each process beats
 the heart of the units it holds, queues again the units of dead runners (a SIGKILLed worker)
 and re-sends them, and on start re-sends every queued unit (a message lost with a dead
-worker's prefetch is sent again; duplicates are harmless, the claim decides).
+worker's prefetch is sent again; duplicates are harmless, the claim decides). A unit whose
+IIIF host already runs ``JOB_PER_HOST`` units (counted in the database, so across every
+worker process and machine) is not claimed but sent again after ``JOB_POLL_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Upkeep(Middleware):
 
     def __init__(self, context: JobContext, dispatcher: BrokerDispatcher) -> None:
         self.context, self.dispatcher = context, dispatcher
+        self.runner = UnitRunner(context)  # one per process: it caches parsed manifests
         self.lock = threading.Lock()
         self.held: set[str] = set()
         self.stop = threading.Event()
@@ -90,10 +93,11 @@ class Upkeep(Middleware):
         with self.lock:
             self.held.add(token)
         try:
-            unit = repository.claim(unit_id, token)
+            unit = repository.claim(unit_id, token, self.context.settings.per_host)
             if unit is None:
+                self._later(unit_id)
                 return
-            UnitRunner(self.context).execute(unit)
+            self.runner.execute(unit)
         finally:
             with self.lock:
                 self.held.discard(token)
@@ -101,6 +105,16 @@ class Upkeep(Middleware):
             dispatcher.send_job(unit.job_id)  # the units the expansion added (or its retry)
         elif (wait := dispatcher.wait_for(unit_id)) is not None:
             dispatcher.send(unit_id, wait)  # to be retried after its backoff
+
+    def _later(self, unit_id: int) -> None:
+        """Send an unclaimed unit again if it is still queued.
+
+        Its host was at its cap (or its twin running): it waits a poll interval in the
+        broker, not on one of the worker's threads.
+        """
+        wait = self.dispatcher.wait_for(unit_id)
+        if wait is not None:
+            self.dispatcher.send(unit_id, max(wait, self.context.settings.poll_interval))
 
 
 def _build() -> tuple[BrokerDispatcher, Upkeep]:

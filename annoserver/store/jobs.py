@@ -5,6 +5,15 @@ the CLI) can pick up, retry or resume work: a unit is claimed by a conditional U
 sets a random token (``WHERE state = 'queued'``: of two runners, one wins), finishing checks
 the token (a runner whose claim expired and was handed to another records nothing), and the
 job's counters, error list and final state move in the same transaction as the unit.
+
+Claims are serialised (SQLite's write lock; a transaction-scoped advisory lock on
+PostgreSQL), so what a claim checks holds for every runner in every process and machine:
+
+- politeness: a unit is not claimed while ``per_host`` units of its IIIF host are running;
+- no duplicate work: a unit is not claimed while the same canvas × model of the same
+  manifest is running in another job (registering a manifest again while its job runs).
+
+A crashed runner's units hold their host's slots only until their heartbeat goes stale.
 """
 
 from __future__ import annotations
@@ -12,10 +21,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from annoserver.store.listing import aware
 from annoserver.store.tables import JobRow, JobUnitRow, ManifestRow
@@ -23,6 +44,8 @@ from annoserver.store.tables import JobRow, JobUnitRow, ManifestRow
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
 ANALYSE, EXPAND = "analyse", "expand"
+# The PostgreSQL advisory lock every claim takes (an arbitrary constant: "annoclaim").
+CLAIM_LOCK = 0x616E6E6F636C61
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class ClaimedUnit:
     attempts: int
     manifest_key: str
     manifest_id: str
+    manifest_fetched: datetime
     canvas_id: str
     model_id: str
     service: str | None
@@ -151,6 +175,12 @@ class JobRepository:
             row = session.get(JobRow, job_id)
             return _job(row) if row else None
 
+    def jobs_of(self, manifest_key: str) -> list[JobRecord]:
+        """The jobs registered for manifest (or collection) ``manifest_key``, oldest first."""
+        with Session(self._engine) as session:
+            return [_job(row) for row in session.scalars(
+                select(JobRow).where(JobRow.manifest_key == manifest_key).order_by(JobRow.id))]
+
     def cancel(self, job_id: int) -> JobRecord | None:
         """Cancel a queued or running job (units in flight finish); a finished job is kept."""
         now = _now()
@@ -178,43 +208,45 @@ class JobRepository:
     # -- units ----------------------------------------------------------------------------
 
     def claim_next(self, token: str, per_host: int) -> ClaimedUnit | None:
-        """Claim the oldest runnable unit whose IIIF host runs fewer than ``per_host`` units."""
+        """Claim the oldest runnable unit (see the module's rules for what runnable means)."""
         now = _now()
-        busy = (select(JobUnitRow.host).where(JobUnitRow.state == RUNNING,
-                                              JobUnitRow.host.is_not(None))
-                .group_by(JobUnitRow.host).having(func.count() >= per_host))
         query = (select(JobUnitRow.id).join(JobRow, JobRow.id == JobUnitRow.job_id)
                  .where(JobUnitRow.state == QUEUED, JobUnitRow.next_attempt <= now,
-                        JobRow.state.in_(ACTIVE),
-                        or_(JobUnitRow.host.is_(None), JobUnitRow.host.not_in(busy)))
+                        JobRow.state.in_(ACTIVE), *_free(per_host))
                  .order_by(JobUnitRow.id).limit(8))
         # Idle runners poll: look without the write lock first (SQLite has only one).
         with Session(self._engine) as session:
             if not session.scalars(query).first():
                 return None
         with Session(self._writer) as session, session.begin():
+            _serialise_claims(session)
             for unit_id in session.scalars(query).all():
-                claimed = self._take(session, unit_id, token, now)
+                claimed = self._take(session, unit_id, token, now, per_host)
                 if claimed:
                     return claimed
         return None
 
-    def claim(self, unit_id: int, token: str) -> ClaimedUnit | None:
-        """Claim unit ``unit_id`` if it is queued in an active job (for message runners)."""
-        with Session(self._writer) as session, session.begin():
-            return self._take(session, unit_id, token, _now())
+    def claim(self, unit_id: int, token: str, per_host: int) -> ClaimedUnit | None:
+        """Claim unit ``unit_id`` if it is queued in an active job and may run now.
 
-    def _take(self, session: Session, unit_id: int, token: str,
-              now: datetime) -> ClaimedUnit | None:
+        For message runners. None when it is not queued, or when it must wait (its host is
+        at ``per_host``, or its twin runs; the unit is still queued then).
+        """
+        with Session(self._writer) as session, session.begin():
+            _serialise_claims(session)
+            return self._take(session, unit_id, token, _now(), per_host)
+
+    def _take(self, session: Session, unit_id: int, token: str, now: datetime,
+              per_host: int) -> ClaimedUnit | None:
         active = select(JobRow.id).where(JobRow.state.in_(ACTIVE))
         taken = session.execute(update(JobUnitRow).where(
             JobUnitRow.id == unit_id, JobUnitRow.state == QUEUED,
-            JobUnitRow.job_id.in_(active)).values(
+            JobUnitRow.job_id.in_(active), *_free(per_host)).values(
             state=RUNNING, claim=token, heartbeat=now, attempts=JobUnitRow.attempts + 1))
         if taken.rowcount != 1:
             return None
-        unit, job, manifest_id = session.execute(
-            select(JobUnitRow, JobRow, ManifestRow.iiif_id)
+        unit, job, manifest_id, fetched = session.execute(
+            select(JobUnitRow, JobRow, ManifestRow.iiif_id, ManifestRow.fetched)
             .join(JobRow, JobRow.id == JobUnitRow.job_id)
             .join(ManifestRow, ManifestRow.key == JobUnitRow.manifest_key)
             .where(JobUnitRow.id == unit_id)).one()
@@ -222,7 +254,7 @@ class JobRepository:
             job.state, job.started = RUNNING, now
         job.heartbeat = now
         return ClaimedUnit(unit.id, job.id, token, unit.kind, unit.attempts, unit.manifest_key,
-                           manifest_id, unit.canvas_id, unit.model_id, unit.service,
+                           manifest_id, aware(fetched), unit.canvas_id, unit.model_id, unit.service,
                            unit.canvas_width, unit.canvas_height, job.base_url,
                            list(job.models), dict(job.options))
 
@@ -319,3 +351,31 @@ class JobRepository:
         nothing_done = job.done == 0 and (job.failed > 0 or expansion_failed)
         job.state, job.finished = (FAILED if nothing_done else DONE), now
         job.started = job.started or now
+
+
+@lru_cache(maxsize=8)
+def _free(per_host: int) -> tuple[ColumnElement[bool], ...]:
+    """Conditions on ``JobUnitRow`` that a unit may start now: a free host slot, no twin.
+
+    Uncorrelated subqueries over the few running units, so the database evaluates each once
+    per claim rather than once per queued unit; built once per cap.
+    """
+    other = aliased(JobUnitRow)  # never correlated with the unit being claimed
+    running = other.state == RUNNING
+    busy_hosts = (select(other.host).where(running, other.host.is_not(None))
+                  .group_by(other.host).having(func.count() >= per_host))
+    twins = select(other.manifest_key, other.canvas_key, other.model_id, other.kind).where(
+        running)
+    return (or_(JobUnitRow.host.is_(None), JobUnitRow.host.not_in(busy_hosts)),
+            tuple_(JobUnitRow.manifest_key, JobUnitRow.canvas_key, JobUnitRow.model_id,
+                   JobUnitRow.kind).not_in(twins))
+
+
+def _serialise_claims(session: Session) -> None:
+    """Make claims take turns, so the counts :func:`_free` reads cannot change meanwhile.
+
+    SQLite's writers already hold its one write lock; PostgreSQL's READ COMMITTED would let
+    two claims for the same host both see a free slot.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})

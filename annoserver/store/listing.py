@@ -12,7 +12,11 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Select, Text, cast, func, select
 
+from annoserver.errors import BadRequest
 from annoserver.store.tables import AnnotationRow, ContainerStateRow, TargetRow
+
+VERDICTS = ("accepted", "rejected", "corrected")
+UNREVIEWED = "unreviewed"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,12 @@ class Filters:
     motivation: str | None = None
     creator: str | None = None
     min_confidence: float | None = None
+    review: str | None = None  # a verdict of the latest review, or UNREVIEWED
+
+    def __post_init__(self) -> None:
+        if self.review is not None and self.review not in (*VERDICTS, UNREVIEWED):
+            raise BadRequest(f"'review' is one of {', '.join((*VERDICTS, UNREVIEWED))}, "
+                             f"not {self.review!r}.")
 
     def is_empty(self) -> bool:
         """True when no restriction is set."""
@@ -64,7 +74,7 @@ class ViewReader:
         and re-encoding every document (most of a page's cost).
         """
         columns = select(AnnotationRow.seq, AnnotationRow.slug, cast(AnnotationRow.document, Text))
-        query = _filtered(columns, filters).where(AnnotationRow.seq > after)
+        query = filtered(columns, filters).where(AnnotationRow.seq > after)
         rows = self._connection.execute(query.order_by(AnnotationRow.seq).limit(limit)).all()
         return [PageRow(*row) for row in rows]
 
@@ -74,7 +84,7 @@ class ViewReader:
         ``before=None`` counts from the end; 0 means "from the start". Only ``skip`` rows are
         walked, so ``prev`` and ``last`` links stay cheap on deep pages.
         """
-        query = _filtered(select(AnnotationRow.seq), filters)
+        query = filtered(select(AnnotationRow.seq), filters)
         if before is not None:
             query = query.where(AnnotationRow.seq <= before)
         query = query.order_by(AnnotationRow.seq.desc()).offset(skip).limit(1)
@@ -82,7 +92,7 @@ class ViewReader:
 
     def position(self, filters: Filters, cursor: int) -> int:
         """How many annotations of the view come at or before ``cursor`` (a startIndex)."""
-        query = _filtered(select(func.count()).select_from(AnnotationRow), filters)
+        query = filtered(select(func.count()).select_from(AnnotationRow), filters)
         return self._connection.execute(query.where(AnnotationRow.seq <= cursor)).scalar() or 0
 
     def summary(self, filters: Filters) -> Summary:
@@ -92,7 +102,7 @@ class ViewReader:
                 select(ContainerStateRow.total, ContainerStateRow.revision,
                        ContainerStateRow.modified)).one()
             return Summary(total, f"r{revision}", aware(modified) if modified else None)
-        query = _filtered(select(func.count(), func.max(AnnotationRow.seq),
+        query = filtered(select(func.count(), func.max(AnnotationRow.seq),
                                  func.max(AnnotationRow.modified)), filters)
         total, last_seq, modified = self._connection.execute(query).one()
         modified = aware(modified) if modified else None
@@ -101,7 +111,7 @@ class ViewReader:
         return Summary(total, f"f{total}-{last_seq or 0}-{stamp:.6f}", modified)
 
 
-def _filtered(query: Select, filters: Filters) -> Select:
+def filtered(query: Select, filters: Filters) -> Select:
     """Apply ``filters`` to a query over annotations; deleted ones are never listed."""
     query = query.where(AnnotationRow.deleted.is_(None))
     if filters.target is not None:
@@ -116,4 +126,8 @@ def _filtered(query: Select, filters: Filters) -> Select:
         query = query.where(AnnotationRow.creator == filters.creator)
     if filters.min_confidence is not None:
         query = query.where(AnnotationRow.confidence >= filters.min_confidence)
+    if filters.review == UNREVIEWED:
+        query = query.where(AnnotationRow.review.is_(None))
+    elif filters.review is not None:
+        query = query.where(AnnotationRow.review == filters.review)
     return query

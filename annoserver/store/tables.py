@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -47,6 +48,8 @@ class AnnotationRow(Base):
     # Machine annotations: a digest of (model, version, image, region); a rerun replaces
     # the live rows sharing it, and an identical request is answered from them.
     result_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The latest human review's verdict (the history is in ``reviews``), for ``review=``.
+    review: Mapped[str | None] = mapped_column(String(20), index=True)
 
 
 class TargetRow(Base):
@@ -63,6 +66,28 @@ class TargetRow(Base):
         ForeignKey("annotations.seq", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(Text)
     manifest: Mapped[str | None] = mapped_column(Text)
+
+
+# Terms compare byte-wise on both backends (SQLite's BINARY, "C" on PostgreSQL), so a prefix
+# is one index range whatever the database's locale.
+TermText = String(100).with_variant(String(100, collation="C"), "postgresql")
+
+
+class TermRow(Base):
+    """One word of a live annotation's searchable text, under each manifest it targets.
+
+    The inverted index of IIIF Content Search (:mod:`annoserver.store.search`): ``scope`` is a
+    digest of the manifest IRI, so searching or completing within a manifest is one range of
+    the primary key, in ``annotation_seq`` order.
+    """
+
+    __tablename__ = "annotation_terms"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    term: Mapped[str] = mapped_column(TermText, primary_key=True)
+    annotation_seq: Mapped[int] = mapped_column(
+        ForeignKey("annotations.seq", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False, index=True)
 
 
 class ContainerStateRow(Base):
@@ -174,3 +199,42 @@ class JobUnitRow(Base):
     claim: Mapped[str | None] = mapped_column(String(64))
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewRow(Base):
+    """A person's verdict on an annotation. Never edited: the newest one per annotation counts.
+
+    The verdict is also copied into the annotation (its ``review`` column and a summary in
+    its document) in the same transaction, so listings filter and show it without a join.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_annotation_id", "annotation_seq", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    annotation_seq: Mapped[int] = mapped_column(
+        ForeignKey("annotations.seq", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(20))
+    body: Mapped[Any | None] = mapped_column(JSONDocument)
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeRow(Base):
+    """One entry of the change log behind ``/activity`` (IIIF Change Discovery).
+
+    Written in the transaction of the annotation write it reports, after the container-state
+    row is locked, so ``position`` is dense and in commit order: a harvester that has seen
+    position *n* has seen everything before it. ``object_kind`` is ``page`` (``object_ref``
+    a ``/pages/{id}`` id) or ``annotation`` (a slug).
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_object", "object_kind", "object_ref"),)
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    activity: Mapped[str] = mapped_column(String(10))
+    object_kind: Mapped[str] = mapped_column(String(20))
+    object_ref: Mapped[str] = mapped_column(String(300))
+    end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -70,14 +70,19 @@ class TokenStore:
 
     def scopes_of(self, secret: str) -> set[str]:
         """The scopes a presented secret grants (empty when unknown or revoked)."""
+        holder = self.holder(secret)
+        return GRANTS[holder.scope] if holder else set()
+
+    def holder(self, secret: str) -> TokenInfo | None:
+        """The live token a presented secret is (None when unknown or revoked)."""
         digest = _digest(secret)
         with Session(self._engine) as session:
             row = session.scalars(select(TokenRow).where(TokenRow.digest == digest)).first()
         # The lookup is by digest; compare again in constant time so no timing difference
         # depends on how much of a guessed secret was right.
         if row is None or row.revoked is not None or not hmac.compare_digest(row.digest, digest):
-            return set()
-        return GRANTS[row.scope]
+            return None
+        return _info(row)
 
 
 def _info(row: TokenRow) -> TokenInfo:

@@ -15,6 +15,7 @@ from annoserver.analysis import AnalysisRequest, Analyzer, CanvasRef, Outcome
 from annoserver.errors import BadRequest
 from annoserver.iiif import Limits, make_session
 from annoserver.web.auth import check_scope, open_to_readers
+from annoserver.web.jobs import registered_source
 from annoserver.web.negotiation import json_body, json_response
 from annoserver.web.paging import ANNO_CONTEXT
 from annoserver.web.urls import base_url
@@ -57,9 +58,12 @@ def _parse(body: Any) -> AnalysisRequest:
         canvas = CanvasRef(canvas)
     elif isinstance(canvas, dict):
         canvas = CanvasRef(canvas["id"], canvas.get("width"), canvas.get("height"))
+    manifest = body.get("manifest")
+    source = registered_source(manifest)
     return AnalysisRequest(image=body["image"], models=tuple(body["models"]),
                            region=body.get("region", "full"), canvas=canvas,
-                           manifest=body.get("manifest"), persist=body.get("persist", False),
+                           manifest=source.iiif_id if source else manifest,
+                           persist=body.get("persist", False),
                            authorization=request.headers.get(IMAGE_AUTHORIZATION))
 
 

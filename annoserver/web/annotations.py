@@ -83,7 +83,8 @@ def _describe_options(response: Response) -> Response:
 # -- the container ------------------------------------------------------------------------
 
 
-def _number(name: str, kind: type, minimum: float = 0) -> Any:
+def query_number(name: str, kind: type, minimum: float = 0) -> Any:
+    """Query parameter ``name`` as ``kind`` within bounds, ``None`` if absent; 400 otherwise."""
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -97,7 +98,8 @@ def _number(name: str, kind: type, minimum: float = 0) -> Any:
     return value
 
 
-def _filters() -> Filters:
+def request_filters() -> Filters:
+    """The annotation filters of this request's query (shared by listings, search, export)."""
     args = request.args
     target, canvas = args.get("target"), args.get("canvas")
     if target and canvas and target != canvas:
@@ -107,11 +109,11 @@ def _filters() -> Filters:
         raise BadRequest("Give either 'creator' or 'model' (they are the same filter).")
     return Filters(target=target or canvas, manifest=args.get("manifest"),
                    motivation=args.get("motivation"), creator=creator or model,
-                   min_confidence=_number("min_confidence", float))
+                   min_confidence=query_number("min_confidence", float), review=args.get("review"))
 
 
 def _view(iris: bool) -> ContainerView:
-    return ContainerView(_container_url(), _filters(), iris, current_app.config["PAGE_SIZE"])
+    return ContainerView(_container_url(), request_filters(), iris, current_app.config["PAGE_SIZE"])
 
 
 def _conditional(document_factory: Any, etag: str, headers: dict[str, str],
@@ -129,14 +131,14 @@ def container() -> Response:
     media_type = negotiate()
     if request.args.get("format") == "v2":
         with _store().reading() as reader:
-            return annotation_list(reader, _filters(), _container_url())
+            return annotation_list(reader, request_filters(), _container_url())
     if request.args.get("format") not in (None, "w3c"):
         raise BadRequest("Query parameter 'format' is 'w3c' (the default) or 'v2'.")
     preference = container_preference(request.headers.get("Prefer"))
-    iris_arg = _number("iris", int)
+    iris_arg = query_number("iris", int)
     iris = bool(iris_arg) if iris_arg is not None else preference.iris
     headers = _container_headers()
-    cursor, start = _number("page", int), _number("start", int)
+    cursor, start = query_number("page", int), query_number("start", int)
     view = _view(iris)
     with _store().reading() as reader:
         builder = ViewBuilder(reader, view, cursor or 0)

@@ -14,6 +14,13 @@ View = TypeVar("View", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="annoserver"'}
 
 
+def token_name() -> str:
+    """The name of the request's bearer token (checked already), to credit its holder."""
+    secret = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    holder = current_app.extensions["annoserver.tokens"].holder(secret)
+    return holder.name if holder else ""
+
+
 def _presented_scopes() -> set[str] | None:
     """Scopes of the request's bearer token; None when no token was sent."""
     header = request.headers.get("Authorization", "")

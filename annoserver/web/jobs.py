@@ -8,7 +8,7 @@ from annoserver.jobs import InProcessExecutor, JobContext, JobSettings
 from annoserver.jobs.errors import UnknownJob
 from annoserver.jobs.progress import job_document
 from annoserver.store.jobs import JobRecord, JobRepository
-from annoserver.store.manifests import ManifestStore
+from annoserver.store.manifests import ManifestRecord, ManifestStore
 from annoserver.web.auth import requires
 from annoserver.web.negotiation import json_response
 from annoserver.web.urls import base_url
@@ -63,3 +63,16 @@ def job_progress(job_id: int) -> Response:
 def cancel_job(job_id: int) -> Response:
     """Cancel a queued or running job (units in flight finish); a finished job is unchanged."""
     return _respond(context().repository.cancel(job_id), job_id)
+
+
+def registered_source(url: str | None) -> ManifestRecord | None:
+    """The registered manifest behind one of our own enriched-manifest URLs, else None.
+
+    Viewers only know the enriched manifest (``/manifests/{key}``); what they analyse and
+    enrich from it must be filed under the source manifest, not wrapped a second time.
+    """
+    prefix = base_url() + "manifests/"
+    if not url or not url.startswith(prefix):
+        return None
+    key = url[len(prefix):].split("?", 1)[0].split("#", 1)[0]
+    return context().manifests.get(key) if key else None

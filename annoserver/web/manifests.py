@@ -17,7 +17,7 @@ from annoserver.jobs import submit
 from annoserver.jobs.enriched import Layer, enriched_collection, enriched_manifest, manifest_url
 from annoserver.jobs.errors import UnknownManifest
 from annoserver.web.auth import requires
-from annoserver.web.jobs import context, executor
+from annoserver.web.jobs import context, executor, registered_source
 from annoserver.web.negotiation import json_body, json_response
 from annoserver.web.pages import presentation_version
 from annoserver.web.urls import base_url
@@ -47,6 +47,8 @@ def _parse(body: Any) -> tuple[str, list[str], dict[str, Any]]:
 def register() -> Response:
     """Register a manifest or collection URL with models: 202 and the job that enriches it."""
     url, models, options = _parse(json_body())
+    source = registered_source(url)
+    url = source.url if source else url
     base = base_url()
     submitted = submit(context(), url, models, options, base)
     executor().start()

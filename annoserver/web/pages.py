@@ -2,8 +2,8 @@
 
 Read live from the store (the container filtered by canvas, manifest and model), as a IIIF
 Presentation 3 AnnotationPage that Mirador 3 reads, or (``?version=2``) as a Presentation 2
-``sc:AnnotationList`` for Mirador 2 / UV-era viewers. ``min_confidence`` filters; ETag and
-Last-Modified make polling cheap.
+``sc:AnnotationList`` for Mirador 2 / UV-era viewers. ``min_confidence`` and ``review``
+filter; ETag and Last-Modified make polling cheap.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _filters(page: str) -> tuple[Filters, str]:
     if canvas_id is None:
         raise UnknownPage(f"No enriched manifest lists an annotation page {page!r}.")
     return Filters(target=canvas_id, manifest=record.iiif_id, creator=parsed[2],
-                   min_confidence=_min_confidence()), parsed[2]
+                   min_confidence=_min_confidence(), review=request.args.get("review")), parsed[2]
 
 
 def _label(model_id: str) -> str:
@@ -109,7 +109,8 @@ def annotation_page(page: str) -> Response:
     filters, model_id = _filters(page)
     with current_app.extensions["annoserver.annotations"].reading() as reader:
         summary = reader.summary(filters)
-        tag = f"{summary.version}|{version}|{filters.min_confidence}|{base_url()}"
+        tag = (f"{summary.version}|{version}|{filters.min_confidence}|{filters.review}|"
+               f"{base_url()}")
         etag = '"' + hashlib.sha256(tag.encode()).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Vary": "Accept"}
         if summary.modified:

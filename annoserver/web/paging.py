@@ -20,7 +20,7 @@ from annoserver.store.listing import Filters, ViewReader
 
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 LDP_CONTEXT = "http://www.w3.org/ns/ldp.jsonld"
-FILTER_PARAMS = ("target", "manifest", "motivation", "creator", "min_confidence")
+FILTER_PARAMS = ("target", "manifest", "motivation", "creator", "min_confidence", "review")
 # Stands in for the items array while the skeleton of a page is serialised.
 ITEMS_SLOT = '"annoserver:items-slot"'
 

@@ -18,7 +18,7 @@ from annoserver.iiif import (
     make_session,
 )
 from annoserver.iiif.cache import TTLCache
-from annoserver.iiif.session import USER_AGENT
+from annoserver.iiif.session import USER_AGENT, HostSlots
 from tests.services import free_port
 
 
@@ -45,8 +45,31 @@ def test_503_is_retried_then_succeeds(fault_server, session):
 def test_retry_after_is_capped(fault_server):
     with make_session(allowed_hosts=["127.0.0.1"], retry_after_cap=0.2) as capped:
         started = time.monotonic()
-        fetch_bytes(fault_server.url + "/flaky/c?fail=1&retry_after=3600", session=capped)
-        assert time.monotonic() - started < 5
+        fetch_bytes(fault_server.url + "/flaky/c?fail=1&retry_after=3", session=capped)
+        assert time.monotonic() - started < 2
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once(fault_server, session):
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="retry after 3600 s") as caught:
+        fetch_bytes(fault_server.url + "/flaky/d?fail=1&retry_after=3600", session=session,
+                    limits=Limits(deadline=5.0))
+    assert time.monotonic() - started < 1 and fault_server.hits["/flaky/d"] == 1
+    # a 429 keeps its status, so a batch job knows to come back later
+    assert caught.value.status == 502 and caught.value.extra["upstream_status"] == 429
+
+
+def test_no_host_slot_is_held_while_waiting_to_retry(fault_server):
+    with make_session(allowed_hosts=["127.0.0.1"], per_host=1) as polite:
+        waiting = threading.Thread(target=fetch_bytes, kwargs={
+            "url": fault_server.url + "/flaky/e?fail=1&retry_after=1", "session": polite})
+        waiting.start()
+        time.sleep(0.3)  # the first answer (429) is in; the fetch now waits a second
+        started = time.monotonic()
+        assert fetch_bytes(fault_server.url + "/slow?for=0.05", session=polite).content == b"done"
+        assert time.monotonic() - started < 0.5  # not queued behind the sleeping retry
+        waiting.join()
+    assert fault_server.hits["/flaky/e"] == 2
 
 
 def test_500_is_an_upstream_error_after_the_retries(fault_server, session):
@@ -149,6 +172,17 @@ def test_per_host_concurrency_limit(fault_server):
         for thread in threads:
             thread.join()
     assert fault_server.hits["/slow"] == 6 and fault_server.max_active == 2
+
+
+def test_host_slots_forget_idle_hosts():
+    slots = HostSlots(per_host=1)
+    for n in range(100):
+        with slots.hold(f"host-{n}:80", 1.0):
+            assert len(slots) == 1
+    assert len(slots) == 0
+    with slots.hold("busy:80", 1.0), pytest.raises(UpstreamTimeout), slots.hold("busy:80", 0.05):
+        pass
+    assert len(slots) == 0  # a waiter that gave up leaves nothing behind either
 
 
 def test_ttl_cache_expires_and_evicts():

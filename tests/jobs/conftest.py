@@ -7,6 +7,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.model_repos import write_test_models
@@ -68,6 +70,76 @@ class ManifestServer:
     def publish(self, path: str, document: object) -> str:
         self.documents[path] = document
         return self.url + path
+
+
+class CountingImageServer:
+    """A slow level-2 IIIF image service on 127.0.0.1 counting the requests it serves at once.
+
+    ``/iiif/<name>/info.json`` describes a ``width`` × ``height`` image; any other path
+    under it answers a small JPEG after ``delay`` seconds. ``max_active`` is the most
+    requests (of any kind) that were in progress together.
+    """
+
+    def __init__(self, width: int = 1200, height: int = 800, delay: float = 0.25) -> None:
+        self.width, self.height, self.delay = width, height, delay
+        self.lock = threading.Lock()
+        self.active = self.max_active = self.images = 0
+
+    def __enter__(self) -> CountingImageServer:
+        server = self
+        jpeg = cv2.imencode(".jpg", np.full((100, 150, 3), 128, np.uint8))[1].tobytes()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                with server.lock:
+                    server.active += 1
+                    server.max_active = max(server.max_active, server.active)
+                try:
+                    name = self.path.split("/")[2]
+                    if self.path.endswith("/info.json"):
+                        body, kind = json.dumps({
+                            "@context": "http://iiif.io/api/image/3/context.json",
+                            "id": f"{server.url}/iiif/{name}", "type": "ImageService3",
+                            "protocol": "http://iiif.io/api/image", "profile": "level2",
+                            "width": server.width, "height": server.height}).encode(), "json"
+                    else:
+                        time.sleep(server.delay)
+                        body, kind = jpeg, "jpeg"
+                        with server.lock:
+                            server.images += 1
+                finally:
+                    with server.lock:
+                        server.active -= 1
+                self.send_response(200)
+                self.send_header("Content-Type", f"application/{kind}" if kind == "json"
+                                 else "image/jpeg")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def service(self, name: str) -> str:
+        """The id of the image service ``name``."""
+        return f"{self.url}/iiif/{name}"
+
+
+@pytest.fixture
+def counting_server():
+    with CountingImageServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,8 @@ def settings(settings, redis_url):
 class Worker:
     """``annoserver worker`` in its own process group (SIGKILL takes its children too)."""
 
-    def __init__(self, settings: dict) -> None:
-        self.env = {**os.environ, "ANNOSERVER_DATABASE_URL": settings["DATABASE_URL"],
+    def __init__(self, settings: dict, **extra: str) -> None:
+        self.env = {**os.environ, **extra, "ANNOSERVER_DATABASE_URL": settings["DATABASE_URL"],
                     "ANNOSERVER_BROKER_URL": settings["BROKER_URL"],
                     "ANNOSERVER_MODELS_DIR": settings["MODELS_DIR"],
                     "ANNOSERVER_ALLOWED_HOSTS": "127.0.0.1",
@@ -130,3 +130,23 @@ def test_a_killed_worker_s_job_finishes_once(app, client, manifest_server, refer
     finally:
         worker.stop()
     assert _annotations(client, manifest_id) == canvases
+
+
+def test_workers_together_respect_the_per_host_cap(app, manifest_server, counting_server):
+    """Two worker processes (two threads each) share one host's two slots, never more."""
+    manifest_id = f"{manifest_server.url}/polite/manifest.json"
+    url = manifest_server.publish("/polite/manifest.json", manifest(manifest_id, [
+        canvas(manifest_id, n, 1200, 800, counting_server.service(f"img{n}"))
+        for n in range(1, 11)]))
+    context = app.extensions["annoserver.jobs"]
+    job_id = submit(context, url, ["tiny-detector"], {}, "http://annoserver.test/").job_id
+    options = {"ANNOSERVER_JOB_PER_HOST": "2", "ANNOSERVER_JOB_POLL_INTERVAL": "0.05"}
+    workers = [Worker(app.config, **options), Worker(app.config, **options)]
+    try:
+        job = _wait(app, job_id, lambda job: job.state in TERMINAL, 60)
+        assert (job.state, job.done, job.failed) == ("done", 10, 0), workers[0].output()
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert counting_server.images == 10
+    assert counting_server.max_active <= 2  # four threads, two slots

@@ -142,6 +142,29 @@ def test_rerunning_a_job_duplicates_nothing(client, write_headers, book):
     assert all(len(item["annotations"]) == 2 for item in enriched["items"])
 
 
+def test_our_own_enriched_manifest_url_stands_for_its_source(client, write_headers, book,
+                                                            reference_server):
+    """Viewers only know /manifests/{key}: enriching or analysing with it must not wrap it."""
+    url, source = book
+    first = _register(client, write_headers, url, [CLASSIFIER])
+    assert wait_for(client, _job_path(first))["state"] == "done"
+    enriched_url = first.get_json()["manifest"]
+    again = _register(client, write_headers, enriched_url, [DETECTOR])
+    assert again.status_code == 202
+    assert again.get_json()["key"] == first.get_json()["key"]
+    assert wait_for(client, _job_path(again))["state"] == "done"
+
+    canvas_id = source["items"][0]["id"]
+    service = reference_server.info_url("3.0", "small").removesuffix("/info.json")
+    analysed = client.post("/analyze", headers=write_headers, json={
+        "image": service, "region": "0,0,300,200", "models": [CLASSIFIER], "persist": True,
+        "canvas": {"id": canvas_id, "width": 1200, "height": 800},
+        "manifest": enriched_url + "?version=2"})
+    assert analysed.status_code == 200, analysed.get_data(as_text=True)
+    [annotation, *_] = analysed.get_json()["items"]
+    assert annotation["target"]["source"]["partOf"][0]["id"] == source["id"]
+
+
 def test_failing_canvases_are_retried_then_recorded(client, write_headers, manifest_server,
                                                     reference_server, fault_server, request):
     manifest_id = f"{manifest_server.url}/{_name(request)}/m.json"

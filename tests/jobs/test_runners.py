@@ -52,7 +52,29 @@ def test_concurrent_runners_never_claim_the_same_unit(app, repository):
     for thread in threads:
         thread.join()
     assert len(claimed) == 60 and len(set(claimed)) == 60
-    assert repository.claim(claimed[0], "late") is None
+    assert repository.claim(claimed[0], "late", 1000) is None
+
+
+def test_concurrent_claims_respect_the_per_host_cap(app, repository):
+    _job(app, ["a.example"] * 40)
+    claimed, lock = [], threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def runner(n):
+        barrier.wait()
+        for attempt in range(10):
+            unit = (repository.claim_next(f"t{n}-{attempt}", 2) if n % 2
+                    else repository.claim(attempt * 6 + n + 1, f"m{n}-{attempt}", 2))
+            if unit is not None:
+                with lock:
+                    claimed.append(unit.id)
+
+    threads = [threading.Thread(target=runner, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 2  # nobody finished, so the host never had a third slot
 
 
 def test_per_host_cap(app, repository):
@@ -63,6 +85,19 @@ def test_per_host_cap(app, repository):
     assert repository.claim_next("t3", 2) is None  # a.example is at its cap
     assert repository.complete(first[0])
     assert repository.claim_next("t4", 2).service.split("/")[2] == "a.example"
+    assert repository.claim(5, "message", 2) is None  # a message runner meets the cap too
+
+
+def test_a_canvas_model_runs_in_one_job_at_a_time(app, repository):
+    first, second = _job(app, [None, None]), _job(app, [None, None])
+    a = repository.claim_next("a", 10)
+    b = repository.claim_next("b", 10)
+    assert (a.job_id, b.job_id) == (first, first)  # the second job's twins must wait
+    assert repository.claim_next("c", 10) is None
+    assert repository.claim(a.id + 2, "d", 10) is None  # nor may a message runner take them
+    assert repository.complete(a)
+    c = repository.claim_next("e", 10)
+    assert (c.job_id, c.canvas_id) == (second, a.canvas_id)
 
 
 def test_a_stale_unit_out_of_attempts_is_recorded_failed(repository, app):
