@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import onnxruntime
 
 from annoserver.annotation_builder import AnnotationBuilder, Placement, Provenance
@@ -26,12 +27,16 @@ from annoserver.inference import Runtime
 from annoserver.inference.results import Boxes, Result
 from annoserver.inference.runtime import Model
 from annoserver.store.annotations import AnnotationStore, StoredAnnotation
+from annoserver.store.embeddings import FULL, EmbeddingRef, EmbeddingStore
 from annoserver.superres import region_image
 
 ANNOTATING_KINDS = {"classifier", "detector", "text-lines", "watermark", "recognizer"}
 # Kinds whose on-demand result is a derived view: an annotation whose body is the image the
 # IIIF super-resolution service serves for the region (computed when it is fetched).
 VIEW_KINDS = {"superres"}
+# A model serving this kind stores its vector of the region when the analysis persists
+# (for /similar); a model of only this kind makes no annotations.
+EMBEDDING_KIND = "embedding"
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,17 @@ class Analyzer:
     """Runs analysis requests against one runtime, IIIF session and store."""
 
     def __init__(self, runtime: Runtime, session: IIIFSession, store: AnnotationStore,
-                 public_url: str) -> None:
+                 embeddings: EmbeddingStore, public_url: str) -> None:
         self.runtime = runtime
         self.session = session
         self.store = store
+        self.embeddings = embeddings
         self.public_url = public_url.rstrip("/") + "/"
 
     def analyze(self, request: AnalysisRequest) -> list[Outcome]:
         """Analyse ``request``; raises the IIIF, inference and request errors it meets."""
-        models = [self._annotating_model(model_id) for model_id in request.models]
+        models = [self._analysing_model(model_id, request.persist)
+                  for model_id in request.models]
         service = load_service(request.image, session=self.session,
                                authorization=request.authorization)
         region = parse_region(request.region, service.width, service.height)
@@ -93,8 +100,29 @@ class Analyzer:
                  and placement.painted is None)
         builder = AnnotationBuilder(self.public_url + "ns/annoserver.jsonld", datetime.now(UTC))
         fetched: dict[Target, RegionImage] = {}
+
+        def pixels(model: Model) -> RegionImage:
+            """The region as ``model`` wants it; models wanting the same size share a fetch."""
+            target = _target_for(model)
+            if target not in fetched:
+                fetched[target] = fetch_region(service, region, target, session=self.session,
+                                               authorization=request.authorization,
+                                               auth_origin=request.image)
+            return fetched[target]
+
         outcomes = []
         for model in models:
+            if request.persist and EMBEDDING_KIND in model.kinds:
+                # A job's region is what its canvas paints: the canvas's own picture.
+                canvas_picture = whole or (request.canvas and request.canvas.painted)
+                ref = EmbeddingRef(placement.source, request.manifest, service.id,
+                                   FULL if canvas_picture else region.as_iiif())
+                version = model.config.version
+                if not self.embeddings.has(model.id, version, ref.canvas, ref.region):
+                    self.embeddings.put(model.id, version, ref, self._embed(model, pixels(model)))
+            if model.config.kind == EMBEDDING_KIND:
+                outcomes.append(Outcome(model.id, [], False))
+                continue
             key = _result_key(model, service.id, region, request)
             stored = self.store.results(key)
             if stored:
@@ -108,23 +136,36 @@ class Analyzer:
                     placement.target(None if whole else _as_tuple(region)))
                 outcomes.append(self._keep(model.id, key, documents, request.persist))
                 continue
-            target = _target_for(model)
-            if target not in fetched:
-                fetched[target] = fetch_region(service, region, target, session=self.session,
-                                               authorization=request.authorization,
-                                               auth_origin=request.image)
-            result = _to_full_image(self.runtime.infer(model.id, [fetched[target].pixels])[0],
-                                    fetched[target])
+            image = pixels(model)
+            result = _to_full_image(self.runtime.infer(model.id, [image.pixels])[0], image)
             documents = builder.build(self._provenance(model), result, _as_tuple(region),
                                       placement, whole)
             outcomes.append(self._keep(model.id, key, documents, request.persist))
         return outcomes
 
-    def _annotating_model(self, model_id: str) -> Model:
+    def embed(self, image: str, region: str, model_id: str,
+              authorization: str | None = None) -> np.ndarray:
+        """The vector ``model_id`` gives a region of a IIIF image (a /similar query)."""
         model = self.runtime.get(model_id)
-        if model.config.kind not in ANNOTATING_KINDS | VIEW_KINDS:
-            raise BadRequest(f"Model {model_id!r} is a {model.config.kind} model: it makes "
-                             f"no annotations (see /similar for those).")
+        service = load_service(image, session=self.session, authorization=authorization)
+        box = parse_region(region, service.width, service.height)
+        fetched = fetch_region(service, box, _target_for(model), session=self.session,
+                               authorization=authorization, auth_origin=image)
+        return self._embed(model, fetched)
+
+    def _embed(self, model: Model, image: RegionImage) -> np.ndarray:
+        [vector] = self.runtime.infer(model.id, [image.pixels], kind=EMBEDDING_KIND)
+        return np.asarray(vector.values, np.float32)
+
+    def _analysing_model(self, model_id: str, persist: bool) -> Model:
+        model = self.runtime.get(model_id)
+        kind = model.config.kind
+        if kind == EMBEDDING_KIND and not persist:
+            raise BadRequest(f"Model {model_id!r} is an embedding model: it makes no "
+                             "annotations, and stores its vector only when 'persist' is set "
+                             "(then see /similar).")
+        if kind not in ANNOTATING_KINDS | VIEW_KINDS | {EMBEDDING_KIND}:
+            raise BadRequest(f"Model {model_id!r} is a {kind} model: it makes no annotations.")
         return model
 
     def _provenance(self, model: Model) -> Provenance:

@@ -12,6 +12,7 @@ from flask_cors import CORS
 from annoserver.config import configure
 from annoserver.store.annotations import AnnotationStore
 from annoserver.store.db import make_engine, upgrade
+from annoserver.store.embeddings import EmbeddingStore
 from annoserver.store.tokens import TokenStore
 from annoserver.web import (
     activity,
@@ -30,6 +31,7 @@ from annoserver.web import (
     problems,
     review,
     search,
+    similar,
     sr,
     viewer,
 )
@@ -49,6 +51,7 @@ def init_store(app: Flask) -> None:
     app.extensions["annoserver.db"] = engine
     app.extensions["annoserver.annotations"] = AnnotationStore(engine)
     app.extensions["annoserver.tokens"] = TokenStore(engine)
+    app.extensions["annoserver.embeddings"] = EmbeddingStore(engine)
 
 
 def _init_broker(app: Flask) -> None:
@@ -72,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     models.init_app(app)
     analyze.init_app(app)
     sr.init_app(app)
+    similar.init_app(app)
     jobs.init_app(app)
     _init_broker(app)
     problems.init_app(app)
@@ -82,6 +86,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
          allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
          automatic_options=False)
     for module in (activity, analyze, annotations, contexts, demo, health, jobs, manifests, models,
-                   export, openapi, pages, review, search, sr, viewer):
+                   export, openapi, pages, review, search, similar, sr, viewer):
         app.register_blueprint(module.blueprint)
     return app

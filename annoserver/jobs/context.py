@@ -9,6 +9,7 @@ from annoserver.iiif import IIIFSession
 from annoserver.inference import Runtime
 from annoserver.jobs.settings import JobSettings
 from annoserver.store.annotations import AnnotationStore
+from annoserver.store.embeddings import EmbeddingStore
 from annoserver.store.jobs import JobRepository
 from annoserver.store.manifests import ManifestStore
 
@@ -23,5 +24,6 @@ class JobContext:
     runtime: Runtime
     session: IIIFSession
     settings: JobSettings
+    embeddings: EmbeddingStore
     # Sends units to a message broker (BROKER_URL set); None: executors poll the database.
     dispatcher: Any = None

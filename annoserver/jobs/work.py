@@ -140,7 +140,7 @@ class UnitRunner:
         request = AnalysisRequest(image=unit.service, models=(unit.model_id,), region=region,
                                   canvas=canvas, manifest=unit.manifest_id, persist=True)
         context = self.context
-        Analyzer(context.runtime, context.session, context.annotations,
+        Analyzer(context.runtime, context.session, context.annotations, context.embeddings,
                  unit.base_url).analyze(request)
 
     def _failed(self, unit: ClaimedUnit, error: Exception) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -238,3 +239,27 @@ class ChangeRow(Base):
     object_kind: Mapped[str] = mapped_column(String(20))
     object_ref: Mapped[str] = mapped_column(String(300))
     end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EmbeddingRow(Base):
+    """One image embedding: a model's vector of a canvas (or of a region of its image).
+
+    ``key`` is a digest of (model, version, canvas, region), so storing the same thing again
+    replaces it; a new model version gets rows of its own. ``vector`` holds ``dim`` float32
+    values (little-endian), what :mod:`annoserver.similarity` searches.
+    """
+
+    __tablename__ = "embeddings"
+    __table_args__ = (Index("ix_embeddings_model_id", "model_id", "model_version", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(100))
+    canvas: Mapped[str] = mapped_column(Text)
+    manifest: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str] = mapped_column(Text)
+    region: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

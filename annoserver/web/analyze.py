@@ -41,10 +41,12 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(text))
 
 
-def _analyzer() -> Analyzer:
+def analyzer() -> Analyzer:
+    """An analyser over this app's runtime, IIIF session and stores."""
     return Analyzer(current_app.extensions["annoserver.runtime"],
                     current_app.extensions["annoserver.iiif"],
-                    current_app.extensions["annoserver.annotations"], base_url())
+                    current_app.extensions["annoserver.annotations"],
+                    current_app.extensions["annoserver.embeddings"], base_url())
 
 
 def _parse(body: Any) -> AnalysisRequest:
@@ -81,7 +83,7 @@ def analyze() -> Response:
     analysis = _parse(json_body())
     if analysis.persist:
         check_scope("write")
-    outcomes = _analyzer().analyze(analysis)
+    outcomes = analyzer().analyze(analysis)
     page = _page(outcomes)
     cached = all(outcome.from_store for outcome in outcomes)
     return json_response(page, headers={"X-Annoserver-From-Store": str(cached).lower()})
@@ -102,4 +104,4 @@ def analyze_get() -> Response:
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600", "Vary": "Accept"}
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
-    return json_response(_page(_analyzer().analyze(analysis)), headers=headers)
+    return json_response(_page(analyzer().analyze(analysis)), headers=headers)

@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
     context = JobContext(JobRepository(engine), ManifestStore(engine),
                          app.extensions["annoserver.annotations"],
                          app.extensions["annoserver.runtime"],
-                         app.extensions["annoserver.iiif"], settings)
+                         app.extensions["annoserver.iiif"], settings,
+                         app.extensions["annoserver.embeddings"])
     executor = InProcessExecutor(context)
     app.extensions["annoserver.jobs"] = context
     app.extensions["annoserver.executor"] = executor
