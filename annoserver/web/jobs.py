@@ -14,6 +14,7 @@ from annoserver.web.negotiation import json_response
 from annoserver.web.urls import base_url
 
 blueprint = Blueprint("jobs", __name__)
+MAX_JOB_ID = 2**31 - 1
 
 
 def init_app(app: Flask) -> None:
@@ -53,17 +54,26 @@ def _respond(job: JobRecord | None, job_id: int) -> Response:
                          headers={"Cache-Control": "no-store"})
 
 
-@blueprint.get("/jobs/<int(max=9223372036854775807):job_id>")
-def job_progress(job_id: int) -> Response:
+def _job_id(text: str) -> int:
+    """The job id in a URL; 404 for anything no job can have (job ids are 32-bit integers)."""
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_JOB_ID:
+        raise UnknownJob(f"There is no job {text!r}.")
+    return int(text)
+
+
+@blueprint.get("/jobs/<job_id>")
+def job_progress(job_id: str) -> Response:
     """State, counts, errors, rate (units/s) and ETA (s) of a job."""
-    return _respond(context().repository.job(job_id), job_id)
+    number = _job_id(job_id)
+    return _respond(context().repository.job(number), number)
 
 
-@blueprint.delete("/jobs/<int(max=9223372036854775807):job_id>")
+@blueprint.delete("/jobs/<job_id>")
 @requires("write")
-def cancel_job(job_id: int) -> Response:
+def cancel_job(job_id: str) -> Response:
     """Cancel a queued or running job (units in flight finish); a finished job is unchanged."""
-    return _respond(context().repository.cancel(job_id), job_id)
+    number = _job_id(job_id)
+    return _respond(context().repository.cancel(number), number)
 
 
 def registered_source(url: str | None) -> ManifestRecord | None:
