@@ -56,6 +56,10 @@ class UpstreamError(IIIFError):
     title = "Bad Gateway"
 
 
+class UnknownHost(UpstreamError):
+    """The host name does not exist (the resolver said so): trying again at once is futile."""
+
+
 class UpstreamTimeout(IIIFError):
     """The image server did not answer (or finish answering) in time."""
 

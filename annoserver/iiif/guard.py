@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from annoserver.iiif.errors import ForbiddenHost, UpstreamError
+from annoserver.iiif.errors import ForbiddenHost, UnknownHost, UpstreamError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -103,7 +103,9 @@ class HostGuard:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as error:
-            raise UpstreamError(f"host {host!r} does not resolve ({error})") from error
+            unknown = isinstance(error, socket.gaierror) and error.errno == socket.EAI_NONAME
+            raise (UnknownHost if unknown else UpstreamError)(
+                f"host {host!r} does not resolve ({error})") from error
         if not self.is_allowed_host(host, port):
             if not self._publicly_listed(host, port):
                 raise ForbiddenHost(f"host {host!r} is not in the allow-list of image hosts")

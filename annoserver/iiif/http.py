@@ -21,7 +21,7 @@ import requests
 import urllib3
 from urllib3.exceptions import NewConnectionError
 
-from annoserver.iiif.errors import ImageTooLarge, UpstreamError, UpstreamTimeout
+from annoserver.iiif.errors import ImageTooLarge, UnknownHost, UpstreamError, UpstreamTimeout
 from annoserver.iiif.session import IIIFSession, Limits
 
 JSON_ACCEPT = "application/ld+json, application/json;q=0.9, */*;q=0.1"
@@ -80,7 +80,7 @@ def fetch_bytes(url: str, *, session: IIIFSession, limits: Limits | None = None,
         with session.host_slots.hold(f"{host}:{port}", deadline - time.monotonic()):
             try:
                 response = _send(session, url, headers, limits, deadline)
-            except UpstreamTimeout:
+            except (UpstreamTimeout, UnknownHost):
                 raise
             except UpstreamError as error:  # refused or reset: worth another try
                 failure, retry_after = error, None

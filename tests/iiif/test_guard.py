@@ -4,6 +4,8 @@ classified or resolved numerically (no traffic leaves the machine)."""
 from __future__ import annotations
 
 import ipaddress
+import socket
+import time
 
 import pytest
 import requests
@@ -16,6 +18,8 @@ from annoserver.iiif import (
     load_service,
     make_session,
 )
+from annoserver.iiif import guard as guard_module
+from annoserver.iiif.errors import UnknownHost
 from annoserver.iiif.guard import is_public
 
 
@@ -124,3 +128,16 @@ def test_https_connections_are_guarded_too(fault_server, session, strict_session
     assert fault_server.hits["/json"] == 0
     with pytest.raises(UpstreamError):  # allowed through; then no TLS on a plain HTTP server
         fetch_bytes(url, session=session)
+
+
+def test_a_name_that_does_not_exist_is_not_retried(monkeypatch, session):
+    # A resolver's "no such name" cannot be produced here without asking a real DNS server
+    # (traffic off this machine), so getaddrinfo is made to answer it.
+    def no_such_name(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(guard_module.socket, "getaddrinfo", no_such_name)
+    started = time.monotonic()
+    with pytest.raises(UnknownHost, match="does not resolve"):
+        fetch_bytes("http://archive.invalid/iiif/info.json", session=session)
+    assert time.monotonic() - started < 0.5  # no backoff and retry
