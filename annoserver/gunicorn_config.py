@@ -23,10 +23,23 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server: Any) -> None:
-    """Migrate once, in the master, then tell workers not to."""
-    from annoserver.app import create_app
+    """Migrate once, in the master, then tell workers not to.
 
-    create_app()
+    Only the database is touched here: no app, no models. ONNX Runtime sessions (and their
+    thread pools) made before the fork would be inherited half-alive by every worker, which
+    then aborted on exit ("terminate called ... std::system_error").
+    """
+    from flask import Flask
+
+    from annoserver.config import configure
+    from annoserver.store.db import make_engine, upgrade
+
+    settings = Flask("annoserver-migrate")
+    configure(settings)
+    if settings.config["AUTO_MIGRATE"]:
+        engine = make_engine(settings.config["DATABASE_URL"])
+        upgrade(engine)
+        engine.dispose()
     os.environ["ANNOSERVER_AUTO_MIGRATE"] = "false"
 
 
