@@ -5,6 +5,7 @@
  */
 import Mirador from 'mirador';
 import CompanionWindow from 'mirador/dist/es/src/containers/CompanionWindow.js';
+import createPluggableStore from 'mirador/dist/es/src/state/createPluggableStore.js';
 
 const { actions, selectors } = Mirador;
 
@@ -12,6 +13,9 @@ export { Mirador, CompanionWindow };
 
 /** Start a Mirador viewer (config, plugins). */
 export const createViewer = (config, plugins) => Mirador.viewer(config, plugins);
+
+/** Mirador's Redux store with plugins' reducers, sagas and config, but no viewer (for tests). */
+export const createStore = (config, plugins) => createPluggableStore(config, plugins);
 
 /** Store an AnnotationPage for a canvas, as if Mirador had fetched it. */
 export const receiveAnnotation = (canvasId, pageId, page) => actions.receiveAnnotation(canvasId, pageId, page);

@@ -4,9 +4,8 @@
  * selectors and reducer turn them into layers; an analysis result enters through receiveAnnotation.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import createPluggableStore from 'mirador/dist/es/src/state/createPluggableStore';
 import { annoserverPlugin } from '../../src/plugin.jsx';
-import { Mirador, receiveAnnotation } from '../../src/mirador-api.js';
+import { Mirador, createStore, receiveAnnotation } from '../../src/mirador-api.js';
 import { setMinConfidence, toggleLayer } from '../../src/state.js';
 import { startFixtureServer } from './fixture-server.mjs';
 
@@ -33,7 +32,7 @@ describe('in a real Mirador store', () => {
     const BASE = server.base;
     const MANIFEST_ID = `${BASE}/fixtures/manifest.json`;
     const CANVAS_ID = `${BASE}/fixtures/canvas/1`;
-    const store = createPluggableStore({
+    const store = createStore({
       annoserver: { server: BASE, minConfidence: 0.25 },
     }, annoserverPlugin);
     store.dispatch(Mirador.actions.addWindow({ id: 'w1', manifestId: MANIFEST_ID }));
