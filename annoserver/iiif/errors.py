@@ -50,10 +50,15 @@ class UndecodableImage(IIIFError):
 
 
 class UpstreamError(IIIFError):
-    """The image server refused, failed, or answered something unusable."""
+    """The image server refused, failed, or answered something unusable.
+
+    ``retry_after``: the seconds its last answer's ``Retry-After`` asked for (None: it asked
+    nothing), so whoever tries again later (a job) can wait at least that long.
+    """
 
     status = 502
     title = "Bad Gateway"
+    retry_after: float | None = None
 
 
 class UnknownHost(UpstreamError):

@@ -105,6 +105,7 @@ def fetch_bytes(url: str, *, session: IIIFSession, limits: Limits | None = None,
                     retry_after = session.retry.retry_after(response.headers.get("Retry-After"))
                 finally:
                     response.close()
+        failure.retry_after = retry_after
         tries += 1
         if tries > session.retry.retries:
             raise failure
@@ -121,9 +122,11 @@ def _pause(session: IIIFSession, failure: UpstreamError, retry_after: float | No
     """
     remaining = deadline - time.monotonic()
     if retry_after is not None and retry_after > remaining:
-        raise UpstreamError(f"{url} asked to retry after {retry_after:g} s, more than the "
-                            f"{max(remaining, 0):.3g} s left before the fetch deadline; "
-                            "giving up instead", **failure.extra)
+        late = UpstreamError(f"{url} asked to retry after {retry_after:g} s, more than the "
+                             f"{max(remaining, 0):.3g} s left before the fetch deadline; "
+                             "giving up instead", **failure.extra)
+        late.retry_after = retry_after
+        raise late
     wait = (session.retry.backoff(tries) if retry_after is None
             else min(retry_after, session.retry.retry_after_cap))
     if wait >= remaining:

@@ -153,7 +153,11 @@ class UnitRunner:
             status, detail = 500, f"{type(error).__name__}: {error}"
         if retryable(error) and unit.attempts < attempts:
             log.info("unit %s (try %s) failed, retrying: %s", unit.id, unit.attempts, detail)
-            self.context.repository.retry(unit, detail, settings.delay(unit.attempts))
+            delay = settings.delay(unit.attempts)
+            asked = getattr(error, "retry_after", None)  # the image server's Retry-After
+            if asked:
+                delay = min(max(delay, asked), settings.max_backoff)
+            self.context.repository.retry(unit, detail, delay)
             return
         where = ({"collection": unit.canvas_id} if unit.kind == EXPAND
                  else {"canvas": unit.canvas_id, "model": unit.model_id})

@@ -44,8 +44,9 @@ CONTAINER_ALLOW = "GET, HEAD, OPTIONS, POST"
 ITEM_ALLOW = "GET, HEAD, OPTIONS, PUT, DELETE"
 CONTAINER_LINKS = (f'<http://www.w3.org/ns/ldp#BasicContainer>; rel="type", '
                    f'<{CONSTRAINED_BY}>; rel="http://www.w3.org/ns/ldp#constrainedBy"')
-# Database integers are 64-bit: anything larger cannot name a page.
-MAX_QUERY_NUMBER = 2**63 - 1
+# Row ids are 32-bit INTEGER columns (PostgreSQL refuses larger values in a comparison with
+# them): anything larger cannot name a page.
+MAX_QUERY_NUMBER = 2**31 - 1
 ITEM_LINK = '<http://www.w3.org/ns/ldp#Resource>; rel="type"'
 
 

@@ -17,11 +17,10 @@ from annoserver.presentation import read_manifest
 from annoserver.store.export import CocoWriter, annotations, csv_text, jsonl
 from annoserver.web.annotations import request_filters
 from annoserver.web.jobs import context
-from annoserver.web.search import refuse_nul, registered_manifest
+from annoserver.web.search import registered_manifest
 from annoserver.web.urls import base_url
 
 blueprint = Blueprint("export", __name__)
-blueprint.before_request(refuse_nul)
 
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
                "coco": "application/json"}

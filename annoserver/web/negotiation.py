@@ -8,7 +8,13 @@ from typing import Any
 
 from flask import Request, Response, request
 
-from annoserver.errors import MalformedJSON, NotAcceptable, UnsupportedMediaType
+from annoserver.errors import (
+    BadRequest,
+    MalformedJSON,
+    NotAcceptable,
+    NotFound,
+    UnsupportedMediaType,
+)
 
 ANNO_PROFILE = "http://www.w3.org/ns/anno.jsonld"
 LD_JSON = f'application/ld+json; profile="{ANNO_PROFILE}"'
@@ -113,3 +119,15 @@ def json_body() -> Any:
     if b"\\u0000" in raw and _has_nul(document):
         raise MalformedJSON("The body contains a NUL character (\\u0000), which cannot be stored.")
     return document
+
+
+def refuse_nul() -> None:
+    """Refuse NUL in the path (404: nothing is named so) or the query (400) of any request.
+
+    No stored text holds NUL (PostgreSQL cannot), so such a request is a mistake; letting it
+    reach a query made PostgreSQL fail with a 500 where SQLite simply matched nothing.
+    """
+    if "\x00" in request.path:
+        raise NotFound("No resource has a NUL character in its name.")
+    if any("\x00" in key + value for key, value in request.args.items(multi=True)):
+        raise BadRequest("Query parameters cannot contain NUL characters.")

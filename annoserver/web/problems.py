@@ -10,6 +10,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from annoserver.errors import AnnoserverError
+from annoserver.web.negotiation import refuse_nul
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def _from_http_exception(error: HTTPException) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers that make every error a problem document."""
+    app.before_request(refuse_nul)
 
     @app.errorhandler(AnnoserverError)
     def _annoserver_error(error: AnnoserverError) -> Response:

@@ -48,13 +48,6 @@ CONTEXT_CHARS = 40  # of recognised text around a match, each side
 SEARCH_2_MEDIA = f'application/ld+json;profile="{SEARCH_2}"'
 
 
-@blueprint.before_request
-def refuse_nul() -> None:
-    """No stored text holds NUL (PostgreSQL cannot): a parameter holding one is a mistake."""
-    if any("\x00" in k + v for k, v in request.args.items(multi=True)):
-        raise BadRequest("Query parameters cannot contain NUL characters.")
-
-
 def registered_manifest(reference: str) -> ManifestRecord:
     """The registered manifest named by its key, IIIF id or URL; 404 otherwise."""
     with current_app.extensions["annoserver.db"].connect() as connection:

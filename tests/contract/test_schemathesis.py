@@ -41,7 +41,12 @@ def test_every_operation_keeps_the_contract(database_url, tmp_path):
                    "--header", f"Authorization: Bearer {secret}",
                    "--max-time", str(BUDGET_S), "--continue-on-failure",
                    "--request-timeout", "30", "--warnings", "off", "--no-color",
+                   # No example database: it is what feeds Hypothesis's Pareto optimiser,
+                   # whose shrinker crashed (IndexError) inside Hypothesis 6.170.
+                   "--generation-database", "none",
                    "--seed", "0" if os.environ.get("CI") else str(os.getpid())]
+        if os.environ.get("CI"):
+            command.append("--no-shrink")  # CI replays seed 0; shrink locally to debug
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUDGET_S + 240,
                               cwd=tmp_path)
     report = done.stdout[-6000:] + done.stderr[-2000:]

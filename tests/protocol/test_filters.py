@@ -85,3 +85,13 @@ def test_plain_iri_target_is_indexed(client, write_headers):
     document = {**annotation(), "target": CANVAS + "#xywh=1,2,3,4"}
     create(client, write_headers, document=document)
     assert client.get(f"/annotations/?canvas={CANVAS}").get_json()["total"] == 1
+
+
+def test_nul_characters_are_refused_before_any_query(client, stored):
+    """PostgreSQL cannot compare text with NUL: found by schemathesis as a 500 there."""
+    for query in ("manifest=%C3%9E%00s&review=accepted", "target=%00", "model=m%00"):
+        response = client.get("/annotations/?" + query)
+        assert response.status_code == 400, query
+        assert response.mimetype == "application/problem+json"
+    assert client.get("/annotations/a%00b").status_code == 404
+    assert client.get("/models/x%00").status_code == 404
