@@ -302,7 +302,8 @@ export class Panel extends React.Component {
           step={config.confidenceStep} aria-labelledby={sliderLabel}
           getAriaValueText={(v) => `${formatConfidence(v)}`} valueLabelDisplay="auto"
           onChange={(e, value) => setMinConfidence(value)} />
-        <TextField label="Filter by label" value={w.labelQuery} fullWidth size="small" margin="dense"
+        <TextField id={domId(windowId, 'label-filter')} label="Filter by label" value={w.labelQuery} fullWidth
+          size="small" margin="dense"
           inputProps={{ list: listId, 'data-testid': 'annoserver-label-filter' }}
           onChange={(e) => setLabelQuery(e.target.value)} />
         <datalist id={listId}>
@@ -380,7 +381,8 @@ export class Panel extends React.Component {
           </Button>
         </div>
         <div style={rowStyle}>
-          <TextField label="Correct label" size="small" value={correction} disabled={!canReview}
+          <TextField id={domId(windowId, 'correction')} label="Correct label" size="small" value={correction}
+            disabled={!canReview}
             onChange={(e) => this.setState({ correction: e.target.value })} style={{ flex: 1 }} />
           <Button size="small" variant="outlined" disabled={!canReview} onClick={() => this.review(item, 'corrected')}>
             Correct
@@ -507,7 +509,8 @@ export class Panel extends React.Component {
       <section style={sectionStyle} aria-labelledby={domId(windowId, 'token-title')}>
         <SectionTitle id={domId(windowId, 'token-title')}>Access token</SectionTitle>
         <form onSubmit={(e) => this.saveToken(e)} style={rowStyle}>
-          <TextField type="password" size="small" label={token ? 'Replace the token' : 'Bearer token'}
+          <TextField id={domId(windowId, 'token')} type="password" size="small"
+            label={token ? 'Replace the token' : 'Bearer token'}
             autoComplete="off" value={tokenDraft} style={{ flex: 1 }}
             inputProps={{ 'data-testid': 'annoserver-token' }}
             onChange={(e) => this.setState({ tokenDraft: e.target.value })} />
