@@ -11,7 +11,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import pytest
 import requests
@@ -96,6 +97,19 @@ class GunicornServer:
         self.__exit__()
         raise RuntimeError("gunicorn did not become ready within 60 s")
 
+    def kill(self) -> None:
+        """SIGKILL the master, then its workers (no graceful shutdown, nothing respawned)."""
+        master = self.process.pid
+        workers = _children(master)
+        self.process.kill()
+        self.process.wait()
+        for pid in workers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def __exit__(self, *exc_info: object) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -105,3 +119,53 @@ class GunicornServer:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The ids of the processes ``pid`` started (Linux's /proc)."""
+    return [int(child) for child in
+            Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, whose parent is gone, counts as dead)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+class DramatiqWorker:
+    """``annoserver worker`` in its own process group (SIGKILL takes its children too)."""
+
+    def __init__(self, settings: dict, **extra: str) -> None:
+        self.env = {**os.environ, **extra, "ANNOSERVER_DATABASE_URL": settings["DATABASE_URL"],
+                    "ANNOSERVER_BROKER_URL": settings["BROKER_URL"],
+                    "ANNOSERVER_MODELS_DIR": settings["MODELS_DIR"],
+                    "ANNOSERVER_ALLOWED_HOSTS": "127.0.0.1",
+                    "ANNOSERVER_JOB_HEARTBEAT": "0.2", "ANNOSERVER_JOB_STALE_AFTER": "2",
+                    "ANNOSERVER_JOB_BACKOFF": "0.05"}
+        handle, self.log = tempfile.mkstemp(prefix="annoserver-worker-", suffix=".log")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from annoserver.cli import main; main()", "worker",
+             "--processes", "1", "--threads", "2"],
+            env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        os.close(handle)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        os.unlink(self.log)
+
+    def output(self) -> str:
+        with open(self.log, "rb") as log:
+            return log.read()[-3000:].decode(errors="replace")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -134,6 +134,10 @@ class FaultServer:
         self.active = self.max_active = 0
         self.lock = threading.Lock()
         self.payloads: dict[str, tuple[bytes, tuple[int, int]]] = {}
+        # Failures ``/svc/`` answers before anything else: (status, Retry-After or None).
+        self.svc_failures: deque[tuple[int, str | None]] = deque()
+        # Every ``/svc/`` answer: (time.monotonic(), path, status).
+        self.svc_answers: list[tuple[float, str, int]] = []
         self.stop = threading.Event()
 
     def __enter__(self) -> FaultServer:
@@ -153,11 +157,18 @@ class FaultServer:
         self.thread.join(timeout=5)
 
     def reset(self) -> None:
-        """Forget hits and seen headers between tests."""
+        """Forget hits, seen headers and scripted failures between tests."""
         with self.lock:
             self.hits.clear()
             self.seen_headers.clear()
+            self.svc_failures.clear()
+            self.svc_answers.clear()
             self.active = self.max_active = 0
+
+    def fail_svc(self, status: int, count: int, retry_after: str | None = None) -> None:
+        """Make the next ``count`` ``/svc/`` requests (any image, any path) answer ``status``."""
+        with self.lock:
+            self.svc_failures.extend([(status, retry_after)] * count)
 
 
 class _FaultHandler(BaseHTTPRequestHandler):
@@ -264,7 +275,18 @@ class _FaultHandler(BaseHTTPRequestHandler):
         self.reply(200, b"done")
 
     def route_svc(self, segments: list[str], query: dict[str, str]) -> None:
-        """A fake v3 level-2 service ``/svc/<payload>`` whose images are a stored payload."""
+        """A fake v3 level-2 service ``/svc/<payload>`` whose images are a stored payload.
+
+        Scripted failures (:meth:`FaultServer.fail_svc`) are answered first, in order."""
+        with self.fault.lock:
+            failure = self.fault.svc_failures.popleft() if self.fault.svc_failures else None
+            self.fault.svc_answers.append((time.monotonic(), urlsplit(self.path).path,
+                                           failure[0] if failure else 200))
+        if failure is not None:
+            status, retry_after = failure
+            self.reply(status, b"scripted failure",
+                       headers={"Retry-After": retry_after} if retry_after else None)
+            return
         if segments[0] not in self.fault.payloads:
             self.reply(404, b"no such image")
             return

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
@@ -169,11 +171,47 @@ def manifest(manifest_id: str, canvases: list[dict]) -> dict:
             "type": "Manifest", "label": {"en": ["A test book"]}, "items": canvases}
 
 
-def wait_for(client, job_url: str, timeout: float = 30.0) -> dict:
-    """Poll a job until it is over; return its last document."""
+def publish_book(manifest_server: ManifestServer, name: str, service: str,
+                 canvases: int) -> tuple[str, str]:
+    """Publish a manifest ``/<name>/manifest.json`` of ``canvases`` 1200×800 canvases painting
+    the image service ``service`` (``{n}`` in it: canvas n's number); return its id and URL."""
+    manifest_id = f"{manifest_server.url}/{name}/manifest.json"
+    url = manifest_server.publish(f"/{name}/manifest.json", manifest(
+        manifest_id, [canvas(manifest_id, n, 1200, 800, service.replace("{n}", str(n)))
+                      for n in range(1, canvases + 1)]))
+    return manifest_id, url
+
+
+def poll(read, until, timeout: float):
+    """Call ``read`` until ``until`` holds for what it returns or ``timeout`` s have passed;
+    return the last value."""
     deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(job_url).get_json()
-        if job["state"] in TERMINAL or time.monotonic() > deadline:
-            return job
+    while not until(value := read()) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return value
+
+
+def over(job) -> bool:
+    """Whether a job (a record or a JSON document) is in a terminal state."""
+    return (job["state"] if isinstance(job, dict) else job.state) in TERMINAL
+
+
+def wait_for(client, job_url: str, timeout: float = 30.0, until=over) -> dict:
+    """Poll a job until it is over (or ``until`` holds); return its last document."""
+    return poll(lambda: client.get(job_url).get_json(), until, timeout)
+
+
+def annotations_by_canvas(get_json, base: str, manifest_id: str,
+                          model: str | None = None) -> Counter:
+    """How many stored annotations target each canvas of a manifest (every page read).
+
+    ``get_json`` reads a URL as JSON (a test client's or a real server's); ``base`` is the
+    server's URL (empty for a Flask test client).
+    """
+    query = urlencode({"manifest": manifest_id, **({"model": model} if model else {})})
+    page = get_json(f"{base}/annotations/?{query}")["first"]
+    counts: Counter = Counter()
+    while page:
+        counts.update(item["target"]["source"]["id"] for item in page["items"])
+        page = page.get("next") and get_json(page["next"])
+    return counts
