@@ -27,6 +27,20 @@ function SectionTitle({ children, id }) {
 }
 
 /**
+ * A job's progress as a sentence. The server counts units, one per canvas and model (a
+ * manifest of 2 canvases enriched with 2 models is 4 units).
+ */
+function jobProgressText(job) {
+  const active = !FINAL_JOB_STATES.includes(job.state);
+  return [
+    job.state,
+    job.total ? `: ${job.done || 0} of ${job.total} units (one per canvas and model)` : '',
+    job.failed ? `, ${job.failed} failed` : '',
+    job.eta != null && active ? `, about ${Math.round(job.eta)} s left` : '',
+  ].join('');
+}
+
+/**
  * The "Machine annotations" companion window: layers, filters, list, details and review,
  * analysis of a region, whole-manifest jobs, access token.
  */
@@ -482,15 +496,15 @@ export class Panel extends React.Component {
           <div aria-live="polite" style={{ marginTop: 6 }} data-testid="annoserver-job">
             <LinearProgress variant={job.total ? 'determinate' : 'indeterminate'} value={percent}
               aria-label="Job progress" />
-            <Typography variant="body2">
-              {`${job.state}${job.total ? `: ${job.done || 0} of ${job.total} canvases` : ''}${job.failed ? `, ${job.failed} failed` : ''}${job.eta != null && !FINAL_JOB_STATES.includes(job.state) ? `, about ${Math.round(job.eta)} s left` : ''}`}
+            <Typography variant="body2" data-testid="annoserver-job-progress">
+              {jobProgressText(job)}
             </Typography>
             {job.error && <Typography variant="body2" color="error">{job.error}</Typography>}
             <div style={rowStyle}>
               {job.job && !FINAL_JOB_STATES.includes(job.state) && (
                 <Button size="small" onClick={() => this.cancelJob()}>Cancel</Button>
               )}
-              {job.manifest && (
+              {job.manifest && job.state === 'done' && (
                 <Button size="small" variant="outlined" onClick={() => addWindow(job.manifest)}>
                   Open the enriched manifest
                 </Button>

@@ -15,7 +15,8 @@
  *     and the result lies at the right canvas coordinates, drawn at once; Enhanced view
  *     opens that region through the server's super-resolution image service;
  *  6. Accept records a review on the server (read back with GET);
- *  7. examples/embed.html, served by another site, shows the layers.
+ *  7. examples/embed.html, served by another site, shows the layers;
+ *  8. the panel's whole-manifest job, with one chosen model, runs until its progress says done.
  *
  * Needs: npm run build (dist/), make install (.venv with annoserver), /usr/bin/chromium.
  */
@@ -263,10 +264,11 @@ try {
   await page.getByRole('button', { name: 'Next item' }).click();
   const detector2 = p2.pages[DETECTOR].items;
   const classifier2 = p2.pages[CLASSIFIER].items;
-  await page.waitForFunction(({ model, total }) => {
+  // both layers listed at their size: both pages fetched (Mirador fetches them one by one)
+  await page.waitForFunction((totals) => Object.entries(totals).every(([model, total]) => {
     const row = document.querySelector(`[data-testid="annoserver-layers"] [data-model="${model}"]`);
     return row && row.dataset.total === String(total);
-  }, { model: DETECTOR, total: detector2.length }, { timeout: 10000 });
+  }), { [DETECTOR]: detector2.length, [CLASSIFIER]: classifier2.length }, { timeout: 10000 });
   assert.deepEqual(await storedPages(p2.canvas.id),
     { [p2.pages[DETECTOR].id]: detector2.length, [p2.pages[CLASSIFIER].id]: classifier2.length });
   const { perPixel, toScreen } = await showCanvasPart(page, windowId, 100, 100, 1600);
@@ -392,6 +394,26 @@ try {
   await embed.locator('[data-annoserver-box]').first().waitFor({ timeout: 10000 });
   await screenshot(embed, '7-embed.png');
   step('the embed example shows the layers');
+
+  // 8. the whole-manifest job from the panel: the open (enriched) manifest, with one chosen model
+  await page.bringToFront();
+  await page.getByRole('checkbox', { name: new RegExp(`^${DETECTOR} \\(text-lines`) }).uncheck();
+  const [jobRequest, jobResponse] = await Promise.all([
+    page.waitForRequest((r) => r.url() === `${base}/manifests` && r.method() === 'POST'),
+    page.waitForResponse((r) => r.url() === `${base}/manifests` && r.request().method() === 'POST'),
+    page.getByRole('button', { name: 'Enrich every canvas with the chosen models' }).click(),
+  ]);
+  assert.deepEqual(jobRequest.postDataJSON(), { url: server.enriched, models: [CLASSIFIER] });
+  assert.equal(jobResponse.status(), 202, `POST /manifests: ${await jobResponse.text()}`);
+  // the server maps its own /manifests/{key} back to the registered source: the same manifest
+  assert.equal((await jobResponse.json()).manifest, server.enriched);
+  const units = canvases.length; // one per canvas and model
+  const progress = page.locator('[data-testid="annoserver-job-progress"]');
+  await progress.filter({ hasText: `done: ${units} of ${units} units` }).waitFor({ timeout: 20000 });
+  await page.getByRole('button', { name: 'Open the enriched manifest' }).waitFor();
+  assert.equal((await readJson(p1.pages[CLASSIFIER].id)).items.length, classifier.length, 'enriching again adds no duplicates');
+  await screenshot(page, '8-job.png');
+  step(`whole-manifest job with ${CLASSIFIER}: ${await progress.innerText()}`);
 
   assert.deepEqual(errors, [], 'no page errors, no console errors');
 } catch (e) {

@@ -174,4 +174,26 @@ describe('Panel and Overlay in a real Mirador store', () => {
       body: { verdict: 'corrected', body: { type: 'TextualBody', value: 'map', purpose: 'tagging' } },
     });
   });
+
+  test('a whole-manifest job counts canvas × model units; the enriched manifest opens once it is done', async () => {
+    const { store } = await renderPlugin();
+    Object.assign(server.job, { state: 'running', total: 2, done: 1, eta: 3 });
+    fireEvent.change(screen.getByLabelText('Bearer token'), { target: { value: 'secret' } });
+    fireEvent.click(screen.getByText('Use').closest('button'));
+    fireEvent.click(screen.getByText('Enrich every canvas with the chosen models').closest('button'));
+    const progress = () => screen.getByTestId('annoserver-job-progress').textContent;
+    await waitFor(() => expect(progress()).toBe('running: 1 of 2 units (one per canvas and model), about 3 s left'));
+    expect(server.requests).toEqual([{
+      path: '/manifests', authorization: 'Bearer secret', body: { url: `${server.base}/fixtures/manifest.json`, models: ['detector-demo'] },
+    }]);
+    expect(screen.queryByText('Open the enriched manifest')).toBeNull();
+    expect(screen.getByText('Cancel')).toBeTruthy();
+
+    Object.assign(server.job, { state: 'done', done: 2, eta: 0 });
+    await waitFor(() => expect(progress()).toBe('done: 2 of 2 units (one per canvas and model)'));
+    expect(screen.queryByText('Cancel')).toBeNull();
+    fireEvent.click(screen.getByText('Open the enriched manifest').closest('button'));
+    expect(Object.values(store.getState().windows).map((w) => w.manifestId))
+      .toEqual([`${server.base}/fixtures/manifest.json`, `${server.base}/fixtures/manifest.json`]);
+  });
 });

@@ -26,7 +26,8 @@ export function startFixtureServer() {
     requests.push({ path: pathname, authorization: req.headers.authorization || null, body });
     const review = /^\/annotations\/([\w-]+)\/review$/.exec(pathname);
     if (review) return send(res, 201, { annotation: `${base}/annotations/${review[1]}`, ...body });
-    if (pathname === '/manifests') return send(res, 202, { key: 'k1', manifest: `${base}/manifests/k1`, job: `${base}/jobs/1` });
+    // the fixture manifest stands for the enriched one
+    if (pathname === '/manifests') return send(res, 202, { key: 'k1', manifest: `${base}/fixtures/manifest.json`, job: `${base}/jobs/1` });
     return send(res, 404, { detail: `Nothing at ${pathname}` });
   };
   const server = http.createServer((req, res) => {
@@ -38,7 +39,7 @@ export function startFixtureServer() {
       return;
     }
     if (pathname === '/jobs/1') {
-      send(res, 200, { id: `${base}/jobs/1`, manifest: `${base}/manifests/k1`, ...job });
+      send(res, 200, { id: `${base}/jobs/1`, manifest: `${base}/fixtures/manifest.json`, ...job });
       return;
     }
     const page = /^\/pages\/([\w-]+)$/.exec(pathname);
