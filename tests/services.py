@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,10 +91,10 @@ class GunicornServer:
                 self.log.seek(0)
                 raise RuntimeError(f"gunicorn exited: {self.log.read()[-2000:].decode()}")
             try:
-                if requests.get(self.url + "/ready", timeout=2).status_code == 200:
+                if requests.get(self.url + "/ready", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or a worker still loading its models
             time.sleep(0.2)
         self.__exit__()
         raise RuntimeError("gunicorn did not become ready within 60 s")
@@ -169,3 +171,114 @@ class DramatiqWorker:
     def output(self) -> str:
         with open(self.log, "rb") as log:
             return log.read()[-3000:].decode(errors="replace")
+
+
+def _postgres_bin() -> Path:
+    """The folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``)."""
+    found = shutil.which("initdb") or max(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                                          default=None)
+    if not found:
+        raise FileNotFoundError("initdb not found (apt-get install postgresql)")
+    return Path(found).parent
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of this test's own on a free 127.0.0.1 port (trust
+    auth, database ``postgres``), to restart or stop without touching the shared server.
+
+    Run as the ``postgres`` user when the tests run as root (PostgreSQL refuses root).
+    """
+
+    def __init__(self) -> None:
+        require("PostgreSQL's initdb and pg_ctl", _postgres_bin)
+        self.bin = _postgres_bin()
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str, timeout: float = 120) -> None:
+        command = [str(self.bin / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+
+    def _pg_ctl(self, action: str, *options: str) -> None:
+        self._run("pg_ctl", action, "-D", str(self.data), "-l", str(self.root / "log"), "-w",
+                  "-t", "60", *options,
+                  "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+                        "-c fsync=off -c full_page_writes=off")
+
+    def __enter__(self) -> PrivatePostgres:
+        self.root = Path(tempfile.mkdtemp(prefix="annoserver-pg-"))
+        self.data = self.root / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        try:
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                      "-E", "UTF8", "--no-sync")
+            self._pg_ctl("start")
+        except Exception:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+        return self
+
+    def restart(self) -> None:
+        """Restart the server (``-m fast``: sessions are cut, transactions rolled back)."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def __exit__(self, *exc_info: object) -> None:
+        with suppress(Exception):
+            self._pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _redis_server() -> str:
+    found = shutil.which("redis-server")
+    if not found:
+        raise FileNotFoundError("redis-server not found (apt-get install redis-server)")
+    return found
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free 127.0.0.1 port that keeps nothing on disk
+    (a restart loses every message), to kill and start again without touching the shared one."""
+
+    def __init__(self) -> None:
+        require("redis-server", _redis_server)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [_redis_server(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError as error:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from error
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server: what it held (queued and delayed messages) is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait()
+
+    def __enter__(self) -> PrivateRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
