@@ -12,8 +12,9 @@
  *  4. Mirador's own search panel finds a term through the Content Search 1.0 service; the
  *     hits are listed and the selected one is highlighted where its text line is;
  *  5. on p. 2, a rectangle drawn at a known place is analysed (and saved, with the token),
- *     and the result lies at the right canvas coordinates, drawn at once; Enhanced view
- *     opens that region through the server's super-resolution image service;
+ *     and the result lies at the right canvas coordinates, drawn at once, and listed in the
+ *     enriched manifest's pages; Enhanced view opens that region through the server's
+ *     super-resolution image service;
  *  6. Accept records a review on the server (read back with GET);
  *  7. examples/embed.html, served by another site, shows the layers;
  *  8. the panel's whole-manifest job, with one chosen model, runs until its progress says done.
@@ -314,6 +315,7 @@ try {
   assert.deepEqual(sent.canvas, { id: p2.canvas.id, width: p2.canvas.width, height: p2.canvas.height });
   assert.deepEqual([...sent.models].sort(), [CLASSIFIER, DETECTOR].sort());
   assert.equal(sent.persist, true);
+  assert.equal(sent.manifest, server.enriched, 'the open manifest is the enriched one');
   assert.equal(request.headers().authorization, `Bearer ${token}`);
   // the request is in image pixels: the canvas region divided by the scale
   near(sent.region.split(',').map((v) => Number(v) * CANVAS_SCALE), drawn, 'image region × scale');
@@ -333,6 +335,12 @@ try {
   for (const a of made) {
     assert.equal(await page.locator(`[data-annotation-id="${a.id}"]`).count(), 1, `${a.id} drawn at once`);
     assert.equal((await fetch(a.id)).status, 200, `${a.id} saved on the server`);
+  }
+  // saved under the registered source (the request names the enriched manifest, which the
+  // server maps back), so the enriched manifest's per-model pages of p. 2 list them
+  for (const model of [CLASSIFIER, DETECTOR]) {
+    const listed = (await readJson(p2.pages[model].id)).items.map((a) => a.id);
+    made.filter((a) => a.model === model).forEach((a) => assert.ok(listed.includes(a.id), `${a.id} in ${p2.pages[model].id}`));
   }
   const madeBy = (model) => made.filter((a) => a.model === model).length;
   assert.deepEqual(await layerCounts(page), {
