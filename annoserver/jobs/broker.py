@@ -53,6 +53,13 @@ class BrokerDispatcher:
         delay_ms = int(delay * 1000)
         self.actor.send_with_options(args=(unit_id,), delay=delay_ms or None)
 
+    def broker_run(self) -> str:
+        """The id of the broker's Redis run (``INFO server``'s ``run_id``).
+
+        A new one means Redis restarted and, keeping nothing on disk, lost every message.
+        """
+        return str(self.broker.client.info("server")["run_id"])
+
     def send_job(self, job_id: int) -> int:
         """Send the queued units of job ``job_id``; return how many."""
         return self._send(select(JobUnitRow.id, JobUnitRow.next_attempt)

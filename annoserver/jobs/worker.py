@@ -40,9 +40,14 @@ class Upkeep(Middleware):
         self.lock = threading.Lock()
         self.held: set[str] = set()
         self.stop = threading.Event()
+        self.broker_run: str | None = None  # Redis's run id, to notice it restarting
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         """Re-send the queued units and start the upkeep thread."""
+        try:
+            self.broker_run = self.dispatcher.broker_run()
+        except Exception:  # noqa: BLE001 - the broker may be away; the upkeep looks again
+            log.exception("could not read the broker's run id")
         try:
             sent = self.dispatcher.send_queued()
             log.info("worker started; %s queued unit(s) sent", sent)
@@ -62,8 +67,23 @@ class Upkeep(Middleware):
                     held = list(self.held)
                 repository.beat(held)
                 self._sweep()
+                self._resend_if_broker_restarted()
             except Exception:  # noqa: BLE001 - the thread must outlive a hiccup
                 log.exception("job upkeep failed")
+
+    def _resend_if_broker_restarted(self) -> None:
+        """Re-send every queued unit when Redis restarted since the last look.
+
+        A Redis that keeps nothing on disk comes back empty: the messages of the queued
+        units (and the delayed ones of units waiting for a retry) are gone, and no runner
+        would ever claim those units. Duplicates are harmless (the claim decides).
+        """
+        run = self.dispatcher.broker_run()
+        if self.broker_run is not None and run != self.broker_run:
+            sent = self.dispatcher.send_queued()
+            log.warning("the broker restarted (messages may be lost); %s queued unit(s) sent "
+                        "again", sent)
+        self.broker_run = run
 
     def _sweep(self) -> None:
         settings = self.context.settings

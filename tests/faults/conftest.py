@@ -7,6 +7,7 @@ from collections import Counter
 from tests.jobs.conftest import (  # noqa: F401 - fixtures
     annotations_by_canvas,
     app,
+    counting_server,
     job_models_dir,
     manifest_server,
     settings,
