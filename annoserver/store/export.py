@@ -38,7 +38,7 @@ from annoserver.store.tables import AnnotationRow, TargetRow
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 BATCH = 500
 CSV_COLUMNS = ("annotation", "manifest", "canvas", "xywh", "label", "confidence", "model",
-               "model_version", "motivation", "review", "created")
+               "model_version", "motivation", "review", "created", "corrected_label")
 # Spreadsheets run cells starting with these as formulae (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_CATEGORY = "text"
@@ -130,6 +130,19 @@ def _bodies(annotation: dict[str, Any]) -> list[tuple[str, float | None]]:
     return out or [("", annotation.get("confidence"))]
 
 
+def _corrected_label(annotation: dict[str, Any]) -> str | None:
+    """What a reviewer said the label should be, when the latest review corrected it.
+
+    Exports are training data: a person's correction is the label to learn from, so it is
+    exported beside (never instead of) what the model said.
+    """
+    review = annotation.get("review")
+    if not isinstance(review, dict) or review.get("verdict") != "corrected" \
+            or review.get("body") is None:
+        return None
+    return _bodies({"body": review["body"]})[0][0] or None
+
+
 def _creator(annotation: dict[str, Any]) -> tuple[str | None, str | None]:
     agents = [a for a in _as_list(annotation.get("creator")) if isinstance(a, dict)]
     if not agents:
@@ -156,11 +169,12 @@ def csv_text(items: Iterable[dict[str, Any]], manifest_id: str) -> Iterator[str]
         verdict = review.get("verdict") if isinstance(review, dict) else None
         motivation = " ".join(m for m in _as_list(annotation.get("motivation"))
                               if isinstance(m, str))
+        corrected = _corrected_label(annotation)
         for label, confidence in _bodies(annotation):
             writer.writerow([_neutral(value) for value in (
                 annotation["id"], manifest_id, placed.canvas if placed else None,
                 placed.xywh if placed else None, label, confidence, model, version,
-                motivation, verdict, annotation.get("created"))])
+                motivation, verdict, annotation.get("created"), corrected)])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -238,15 +252,19 @@ class CocoWriter:
             return []
         # Recognised text is one category (COCO-Text's way), not one per transcription.
         text = "supplementing" in _as_list(annotation.get("motivation"))
+        corrected = _corrected_label(annotation)
         entries = []
         for label, confidence in _bodies(annotation):
-            name = TEXT_CATEGORY if text else label
+            # A reviewer's correction is the category to learn; the model's label stays.
+            truth = corrected or label
+            name = TEXT_CATEGORY if text else truth
             category = self.categories.setdefault(name, len(self.categories) + 1)
             entries.append({"id": first_id + len(entries), "image_id": number,
                             "category_id": category, "bbox": list(box), "area": box.w * box.h,
                             "iscrowd": 0, "score": confidence, "w3c_id": annotation["id"],
                             "iiif_region_url": _iiif_url(image, _region(image, box)),
-                            **({"utf8_string": label} if text else {})})
+                            **({"utf8_string": truth} if text else {}),
+                            **({"machine_label": label} if corrected else {})})
         return entries
 
     def write(self, items: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -79,6 +79,8 @@ class ReviewStore:
             summary = {"verdict": verdict, "id": review_iri(container_url, slug, record.id),
                        "reviewed": timestamp(now), "reviewer": {"type": "Person",
                                                                  "name": reviewer}}
+            if body is not None:
+                summary["body"] = body  # the correction, shown where the model's body is
             document = with_review(row.document, summary, context_url)
             session.execute(update(AnnotationRow).where(AnnotationRow.seq == row.seq).values(
                 document=document, etag=secrets.token_hex(16), modified=now, review=verdict))

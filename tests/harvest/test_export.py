@@ -114,6 +114,28 @@ def test_review_filter(client, write_headers, seeded):
     assert [(row["annotation"], row["review"]) for row in rows] == [(seeded[1], "rejected")]
 
 
+def test_a_correction_is_exported_beside_the_models_label(client, write_headers, seeded):
+    """Exports are training data: a reviewer's corrected label is the one to learn from."""
+    correction = {"type": "TextualBody", "value": "schooner", "purpose": "tagging"}
+    response = client.post(seeded[0].removeprefix(BASE) + "/review", headers=write_headers,
+                           json={"verdict": "corrected", "body": correction})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    rows = {row["annotation"]: row for row in csv.DictReader(io.StringIO(_export(
+        client, manifest=KEY, format="csv").get_data(as_text=True)))}
+    assert (rows[seeded[0]]["label"], rows[seeded[0]]["review"],
+            rows[seeded[0]]["corrected_label"]) == ("ship", "corrected", "schooner")
+    assert rows[seeded[4]]["corrected_label"] == ""
+    dataset = _export(client, manifest=KEY, format="coco").get_json()
+    categories = {c["id"]: c["name"] for c in dataset["categories"]}
+    boxes = {a["w3c_id"]: a for a in dataset["annotations"]}
+    assert categories[boxes[seeded[0]]["category_id"]] == "schooner"
+    assert boxes[seeded[0]]["machine_label"] == "ship"
+    assert categories[boxes[seeded[4]]["category_id"]] == "ship"
+    assert "machine_label" not in boxes[seeded[4]]
+    shown = client.get(seeded[0].removeprefix(BASE)).get_json()["review"]
+    assert shown["verdict"] == "corrected" and shown["body"] == correction
+
+
 def test_csv_rows_quoting_and_formula_guard(client, seeded):
     response = _export(client, manifest=KEY, format="csv")
     assert response.mimetype == "text/csv"
@@ -121,7 +143,8 @@ def test_csv_rows_quoting_and_formula_guard(client, seeded):
     text = response.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == ["annotation", "manifest", "canvas", "xywh", "label", "confidence",
-                             "model", "model_version", "motivation", "review", "created"]
+                             "model", "model_version", "motivation", "review", "created",
+                             "corrected_label"]
     assert [row["annotation"] for row in rows] == seeded
     first = rows[0]
     assert (first["manifest"], first["canvas"], first["xywh"]) == (MANIFEST, PAGE_1,
