@@ -11,7 +11,8 @@ viewers. Pages are given per canvas id (as :func:`~.reader.read_manifest` report
 
 Why not iiif-prezi3 (which DESIGN.md and issue 5 suggest): an enriched manifest is the
 source manifest, every property kept, plus annotation links, and iiif-prezi3 3.1.1's models
-refuse real manifests that Mirador opens: 5 of the 36 valid v3 fixtures under
+refuse real manifests that Mirador opens: 5 of the 36 v3 fixtures (the validator's
+deliberately broken ones aside) under
 ``tests/fixtures/iiif/v3`` (``mirador/0001-mvm-image``, ``001``, ``0015-start``, ``hamilton``,
 ``with_a_provider``), and ``Manifest(**v2)`` returns an empty manifest. So the output is
 written as plain JSON and validated against the IIIF v3 JSON schema instead, in tests, for
