@@ -5,7 +5,8 @@ a human ``detail``, so the web layer maps them to ``application/problem+json`` l
 
     IIIFError                      500
     ├── BadRegion                  400  (malformed, empty or outside the image)
-    ├── ForbiddenHost              403  (SSRF guard: non-public or not allow-listed host)
+    ├── ForbiddenHost              403  (SSRF guard: non-public or not allow-listed host, dot
+    │                                    segments in the path)
     ├── ImageTooLarge              413  (byte cap or pixel cap exceeded)
     ├── UndecodableImage           422  (corrupt, truncated or not an image)
     ├── UpstreamError              502  (refused, 4xx/5xx, bad redirect, garbage info.json)
@@ -29,7 +30,7 @@ class BadRegion(IIIFError):
 
 
 class ForbiddenHost(IIIFError):
-    """The URL's scheme or host may not be fetched (private address, not allow-listed...)."""
+    """The URL may not be fetched: scheme, host (private, not allow-listed...) or path."""
 
     status = 403
     title = "Forbidden Host"

@@ -16,7 +16,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from annoserver.iiif.errors import ForbiddenHost, UnknownHost, UpstreamError
 
@@ -85,6 +85,10 @@ class HostGuard:
             raise ForbiddenHost(f"only http and https URLs are fetched, not {url!r}")
         if not host:
             raise ForbiddenHost(f"{url!r} names no host")
+        if has_dot_segment(parts.path):
+            raise ForbiddenHost(f"{url!r} has a '.' or '..' path segment (plain or percent-"
+                                "encoded): no IIIF URL needs one, and the server it names would "
+                                "resolve it to some other resource")
         port = port or (443 if parts.scheme == "https" else 80)
         if not self.is_allowed_host(host, port) and not self._publicly_listed(host, port):
             raise ForbiddenHost(f"host {host!r} is not in the allow-list of image hosts")
@@ -125,6 +129,18 @@ class HostGuard:
             return True
         host = host.lower().rstrip(".")
         return any(p.startswith("*.") and host.endswith(p[1:]) for p in self.public_allow_list)
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether a URL path walks up or stays put (``..``/``.``), however it is spelled.
+
+    Percent-decoded first, ``%2F`` included: an identifier like ``a%2F..%2Fb`` is a
+    traversal for image servers that decode it before looking the file up.
+    """
+    decoded = path
+    for _ in range(3):  # double and triple encodings (%252e) too
+        decoded = unquote(decoded)
+    return any(segment in (".", "..") for segment in decoded.replace("\\", "/").split("/"))
 
 
 def _names(host: str, port: int) -> tuple[str, ...]:

@@ -44,8 +44,9 @@ def _xywh_value(value: str, width: float, height: float) -> Box | None:
     if box is None or unit not in ("", "pixel", "percent"):
         return None
     if unit == "percent":
-        box = _percent(box, width, height)
-    return box if box.w > 0 and box.h > 0 else None
+        box = _percent(box, width, height)  # may overflow to infinity: refused below
+    sides = (box.x, box.y, box.w, box.h)
+    return box if box.w > 0 and box.h > 0 and all(map(math.isfinite, sides)) else None
 
 
 def _percent(box: Box, width: float, height: float) -> Box:

@@ -221,6 +221,11 @@ class _FaultHandler(BaseHTTPRequestHandler):
     def route_redirect(self, segments: list[str], query: dict[str, str]) -> None:
         self.reply(int(query.get("code", 302)), b"", headers={"Location": query["to"]})
 
+    def route_loop(self, segments: list[str], query: dict[str, str]) -> None:
+        """A redirect cycle: ``/loop/a`` → ``/loop/b`` → ``/loop/a`` → ..."""
+        other = "b" if segments[:1] == ["a"] else "a"
+        self.reply(302, b"", headers={"Location": f"/loop/{other}"})
+
     def route_status(self, segments: list[str], query: dict[str, str]) -> None:
         headers = {"Retry-After": query["retry_after"]} if "retry_after" in query else {}
         self.reply(int(segments[0]), b"failure", headers=headers)

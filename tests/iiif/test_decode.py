@@ -106,7 +106,7 @@ def test_jpeg_bomb_and_small_caps():
         decode_image(encode(gradient(100, 100), ".tiff"), max_pixels=9_999)
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tiff"])
 def test_truncated_images_are_undecodable(ext):
     data = encode(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8), ext)
     with pytest.raises(UndecodableImage) as caught:

@@ -141,3 +141,21 @@ def test_a_name_that_does_not_exist_is_not_retried(monkeypatch, session):
     with pytest.raises(UnknownHost, match="does not resolve"):
         fetch_bytes("http://archive.invalid/iiif/info.json", session=session)
     assert time.monotonic() - started < 0.5  # no backoff and retry
+
+
+@pytest.mark.parametrize("path", [
+    "/iiif/../admin", "/iiif/./x", "/iiif/%2e%2e/admin", "/iiif/.%2E/admin", "/iiif/%2E./x",
+    "/iiif/a%2F..%2Fsecret/info.json", "/iiif/%252e%252e/x", "/iiif/..%5Cadmin", "/..",
+])
+def test_traversal_tricks_are_refused_before_any_byte_is_sent(fault_server, session, path):
+    with pytest.raises(ForbiddenHost, match="path segment"):
+        fetch_bytes(fault_server.url + path, session=session)
+    with pytest.raises(ForbiddenHost, match="path segment"):  # a hop of a redirect, too
+        fetch_bytes(f"{fault_server.url}/redirect?to={fault_server.url}{path}", session=session)
+    assert not any(".." in hit or "%2" in hit.lower() for hit in fault_server.hits)
+
+
+@pytest.mark.parametrize("path", ["/iiif/a%2Fb/info.json", "/iiif/..x/info.json",
+                                  "/iiif/x../full/max/0/default.jpg", "/iiif/.well/info.json"])
+def test_dots_inside_names_are_not_traversals(path):
+    assert not guard_module.has_dot_segment(path)

@@ -137,6 +137,9 @@ def test_redirects_are_followed_and_bounded(fault_server, session):
     loop = f"{fault_server.url}/redirect?to=/redirect?to=/status/200"
     with pytest.raises(UpstreamError, match="redirects"):
         fetch_bytes(loop, session=session, limits=Limits(max_redirects=1))
+    with pytest.raises(UpstreamError, match="redirects"):  # a real cycle: a -> b -> a -> ...
+        fetch_bytes(f"{fault_server.url}/loop/a", session=session)
+    assert 2 <= fault_server.hits["/loop/a"] + fault_server.hits["/loop/b"] <= 32
 
 
 def test_authorization_only_goes_to_the_image_origin(fault_server, session):

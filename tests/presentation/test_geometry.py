@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from annoserver.presentation import (
@@ -210,3 +210,29 @@ def test_absurd_dimensions_are_treated_as_absent():
         assert positive_int(absurd) is None
         assert _positive(absurd) is None
     assert positive_int("640") == 640 and _positive(640) == 640
+
+
+SIDES = st.integers(min_value=0, max_value=10**6)
+POSITIVE = st.integers(min_value=1, max_value=10**6)
+
+
+@given(SIDES, SIDES, POSITIVE, POSITIVE, st.sampled_from(["", "pixel:"]),
+       st.sampled_from(["xywh={}", "https://x.org/canvas/1#xywh={}", "#t=5&xywh={}"]))
+def test_xywh_selectors_round_trip(x, y, w, h, unit, spelling):
+    fragment = spelling.format(f"{unit}{x},{y},{w},{h}")
+    assert parse_xywh(fragment, 1000, 2000) == Box(x, y, w, h)
+
+
+@given(st.integers(0, 100), st.integers(0, 100), st.integers(1, 100), st.integers(1, 100),
+       st.integers(1, 10**5), st.integers(1, 10**5))
+def test_percent_selectors_scale_with_the_canvas(x, y, w, h, width, height):
+    box = parse_xywh(f"xywh=percent:{x},{y},{w},{h}", width, height)
+    assert box == Box(x * width / 100, y * height / 100, w * width / 100, h * height / 100)
+
+
+@given(st.text(max_size=60) | st.from_regex(r"xywh=(pixel:|percent:)?[-\d., e]{0,30}"))
+@example("xywh=percent:0,0,1e308,1e308")  # percentages of a canvas overflowed to infinity
+def test_any_selector_text_parses_to_a_positive_box_or_nothing(fragment):
+    box = parse_xywh(fragment, 1000, 2000)
+    assert box is None or (box.w > 0 and box.h > 0 and all(
+        math.isfinite(v) for v in (box.x, box.y, box.w, box.h)))

@@ -151,3 +151,23 @@ def test_the_allow_list_is_by_host_and_port(client, redirector, canary):
                                              "models": ["efficientnet-lite0"]})
     assert redirector.hits["/json/info.json"] == before + 1
     assert response.status_code != 403
+
+
+def test_traversal_tricks_on_an_allowed_host_are_refused_everywhere(client, write_headers,
+                                                                     redirector):
+    """Dot segments, however encoded, never reach even an allowed image server."""
+    redirector.reset()
+    tricks = [f"{redirector.url}/json/{trick}/info.json" for trick in
+              ("..", "%2e%2e", ".%2E", "a%2F..%2Fb", "%252e%252e", "..%5C..", ".")]
+    for url in tricks:
+        for response in (
+                client.post("/analyze", json={"image": url, "models": ["efficientnet-lite0"]}),
+                client.get("/similar", query_string={"image": url}),
+                client.post("/manifests", headers=write_headers,
+                            json={"url": url.replace("info.json", "manifest.json"),
+                                  "models": ["efficientnet-lite0"]}),
+                client.get(f"/iiif/sr/espcn-x2/{encode_upstream(url.removesuffix('/info.json'))}"
+                           "/info.json")):
+            refused(response)
+            assert response.status_code == 403 and "path segment" in response.get_json()["detail"]
+    assert sum(redirector.hits.values()) == 0, redirector.hits
