@@ -45,21 +45,20 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--processes", default=None, type=int,
-              help="Worker processes (default: Dramatiq's, one per CPU).")
+              help="Worker processes (default: Dramatiq's, one per CPU; with --gpus, per GPU: 1).")
 @click.option("--threads", default=None, type=int,
               help="Threads per process (default: Dramatiq's, 8).")
-def worker(processes: int | None, threads: int | None) -> None:
+@click.option("--gpus", default="", help="Comma-separated GPU ids: one process group per GPU, "
+              "each seeing only its own (CUDA_VISIBLE_DEVICES).")
+def worker(processes: int | None, threads: int | None, gpus: str) -> None:
     """Run job units from the Dramatiq broker at BROKER_URL (a Redis URL)."""
     from annoserver.jobs.broker import QUEUE
+    from annoserver.jobs.launch import dramatiq_commands, run
 
     if not current_app.config["BROKER_URL"]:
         raise click.ClickException("set ANNOSERVER_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
-    argv = [sys.executable, "-m", "dramatiq", "annoserver.jobs.worker", "--queues", QUEUE]
-    if processes:
-        argv += ["--processes", str(processes)]
-    if threads:
-        argv += ["--threads", str(threads)]
-    os.execv(sys.executable, argv)
+    devices = [gpu.strip() for gpu in gpus.split(",") if gpu.strip()]
+    sys.exit(run(dramatiq_commands(QUEUE, processes, threads, devices)))
 
 
 @main.group()

@@ -140,7 +140,8 @@ def _alive(pid: int) -> bool:
 class DramatiqWorker:
     """``annoserver worker`` in its own process group (SIGKILL takes its children too)."""
 
-    def __init__(self, settings: dict, **extra: str) -> None:
+    def __init__(self, settings: dict, options: tuple[str, ...] = ("--processes", "1"),
+                 **extra: str) -> None:
         self.env = {**os.environ, **extra, "ANNOSERVER_DATABASE_URL": settings["DATABASE_URL"],
                     "ANNOSERVER_BROKER_URL": settings["BROKER_URL"],
                     "ANNOSERVER_MODELS_DIR": settings["MODELS_DIR"],
@@ -150,7 +151,7 @@ class DramatiqWorker:
         handle, self.log = tempfile.mkstemp(prefix="annoserver-worker-", suffix=".log")
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from annoserver.cli import main; main()", "worker",
-             "--processes", "1", "--threads", "2"],
+             "--threads", "2", *options],
             env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         os.close(handle)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from pathlib import Path
 
 import pytest
 
 from annoserver.jobs import submit
+from annoserver.jobs.launch import dramatiq_commands
 from tests.jobs.conftest import TERMINAL, canvas, manifest, poll, publish_book
 from tests.services import DramatiqWorker, require
 
@@ -103,3 +107,43 @@ def test_workers_together_respect_the_per_host_cap(app, manifest_server, countin
             worker.stop()
     assert counting_server.images == 10
     assert counting_server.max_active <= 2  # four threads, two slots
+
+
+def _dramatiq_children(pid: int) -> dict[int, str]:
+    """Dramatiq's process-group leaders under ``pid``, each with its CUDA_VISIBLE_DEVICES."""
+    found = {}
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"dramatiq" in cmdline:
+            environ = dict(item.split(b"=", 1) for item in
+                           Path(f"/proc/{child}/environ").read_bytes().split(b"\0") if b"=" in item)
+            found[int(child)] = environ.get(b"CUDA_VISIBLE_DEVICES", b"").decode()
+    return found
+
+
+def test_one_worker_process_group_per_gpu(app):
+    """``--gpus 0,1``: one Dramatiq per GPU, each seeing only its own; SIGTERM stops them all.
+
+    No GPU is needed to check the processes and their environment (none is on CI).
+    """
+    worker = DramatiqWorker(app.config, options=("--gpus", "0,1"))
+    try:
+        groups = poll(lambda: _dramatiq_children(worker.process.pid),
+                      lambda found: len(found) == 2, 60)
+        assert sorted(groups.values()) == ["0", "1"], worker.output()
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=60) == 0, worker.output()
+        assert not any(Path(f"/proc/{pid}").exists() for pid in groups), worker.output()
+    finally:
+        worker.kill()
+        worker.stop()
+
+
+def test_commands_per_gpu():
+    single = dramatiq_commands("q", 3, 2)
+    assert single == [([sys.executable, "-m", "dramatiq", "annoserver.jobs.worker", "--queues", "q",
+                        "--threads", "2", "--processes", "3"], {})]
+    per_gpu = dramatiq_commands("q", None, None, ["0", "3"])
+    assert [env for _, env in per_gpu] == [{"CUDA_VISIBLE_DEVICES": "0"},
+                                           {"CUDA_VISIBLE_DEVICES": "3"}]
+    assert all(argv[-2:] == ["--processes", "1"] for argv, _ in per_gpu)
