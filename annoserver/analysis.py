@@ -21,9 +21,18 @@ import onnxruntime
 
 from annoserver.annotation_builder import AnnotationBuilder, Placement, Provenance
 from annoserver.errors import BadRequest
-from annoserver.iiif import Box, IIIFSession, Target, fetch_region, load_service, parse_region
+from annoserver.iiif import (
+    Box,
+    IIIFSession,
+    ImageService,
+    Target,
+    fetch_region,
+    load_service,
+    parse_region,
+)
 from annoserver.iiif.client import RegionImage
 from annoserver.inference import Runtime
+from annoserver.inference.results import Box as FoundBox
 from annoserver.inference.results import Boxes, Result
 from annoserver.inference.runtime import Model
 from annoserver.store.annotations import AnnotationStore, StoredAnnotation
@@ -37,6 +46,9 @@ VIEW_KINDS = {"superres"}
 # A model serving this kind stores its vector of the region when the analysis persists
 # (for /similar); a model of only this kind makes no annotations.
 EMBEDDING_KIND = "embedding"
+# Detected regions embedded per model and image when asked (the best-scored first): each is
+# one more fetch, so a page of hundreds of text lines must not become hundreds of requests.
+MAX_EMBEDDED_REGIONS = 32
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class AnalysisRequest:
     manifest: str | None = None
     persist: bool = False
     authorization: str | None = None
+    embed_regions: str | None = None  # an embedding model: store each detected box's vector
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,10 @@ class Analyzer:
         """Analyse ``request``; raises the IIIF, inference and request errors it meets."""
         models = [self._analysing_model(model_id, request.persist)
                   for model_id in request.models]
+        if request.embed_regions and not request.persist:
+            raise BadRequest("'embed_regions' stores vectors: it needs 'persist'.")
+        region_embedder = (embedding_model(self.runtime, request.embed_regions)
+                           if request.embed_regions else None)
         service = load_service(request.image, session=self.session,
                                authorization=request.authorization)
         region = parse_region(request.region, service.width, service.height)
@@ -138,6 +155,8 @@ class Analyzer:
                 continue
             image = pixels(model)
             result = _to_full_image(self.runtime.infer(model.id, [image.pixels])[0], image)
+            if region_embedder and isinstance(result, Boxes):
+                self._embed_boxes(region_embedder, result, service, placement.source, request)
             documents = builder.build(self._provenance(model), result, _as_tuple(region),
                                       placement, whole)
             outcomes.append(self._keep(model.id, key, documents, request.persist))
@@ -149,13 +168,30 @@ class Analyzer:
         model = self.runtime.get(model_id)
         service = load_service(image, session=self.session, authorization=authorization)
         box = parse_region(region, service.width, service.height)
-        fetched = fetch_region(service, box, _target_for(model), session=self.session,
-                               authorization=authorization, auth_origin=image)
-        return self._embed(model, fetched)
+        return self._embed(model, self._fetch(model, service, box, authorization, image))
+
+    def _fetch(self, model: Model, service: ImageService, box: Box,
+               authorization: str | None, origin: str) -> RegionImage:
+        return fetch_region(service, box, _target_for(model), session=self.session,
+                            authorization=authorization, auth_origin=origin)
 
     def _embed(self, model: Model, image: RegionImage) -> np.ndarray:
         [vector] = self.runtime.infer(model.id, [image.pixels], kind=EMBEDDING_KIND)
         return np.asarray(vector.values, np.float32)
+
+    def _embed_boxes(self, model: Model, boxes: Boxes, service: ImageService, canvas: str,
+                     request: AnalysisRequest) -> None:
+        """Store ``model``'s vector of each detected box, so /similar finds details too."""
+        version = model.config.version
+        best = sorted(boxes, key=lambda found: -found.score)[:MAX_EMBEDDED_REGIONS]
+        for found in best:
+            box = _pixel_box(found, service.width, service.height)
+            if box is None:
+                continue
+            ref = EmbeddingRef(canvas, request.manifest, service.id, box.as_iiif())
+            if not self.embeddings.has(model.id, version, ref.canvas, ref.region):
+                image = self._fetch(model, service, box, request.authorization, request.image)
+                self.embeddings.put(model.id, version, ref, self._embed(model, image))
 
     def _analysing_model(self, model_id: str, persist: bool) -> Model:
         model = self.runtime.get(model_id)
@@ -185,6 +221,22 @@ class Analyzer:
 
     def _render(self, stored: StoredAnnotation) -> dict[str, Any]:
         return {"id": f"{self.public_url}annotations/{stored.slug}", **stored.document}
+
+
+def embedding_model(runtime: Runtime, model_id: str) -> Model:
+    """The installed model ``model_id`` if it gives embeddings; 404 or 400 otherwise."""
+    model = runtime.get(model_id)
+    if EMBEDDING_KIND not in model.kinds:
+        raise BadRequest(f"Model {model_id!r} gives no embeddings ({model.config.kind}), so it "
+                         "cannot embed detected regions.")
+    return model
+
+
+def _pixel_box(found: FoundBox, width: int, height: int) -> Box | None:
+    """A detected box as whole image pixels inside the image; ``None`` when nothing is left."""
+    x0, y0 = max(0, round(found.x)), max(0, round(found.y))
+    x1, y1 = min(width, round(found.x + found.w)), min(height, round(found.y + found.h))
+    return Box(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def _placement(request: AnalysisRequest, service_id: str, width: int, height: int,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from annoserver.analysis import ANNOTATING_KINDS
+from annoserver.analysis import ANNOTATING_KINDS, embedding_model
 from annoserver.errors import AnnoserverError, BadRequest
 from annoserver.iiif import fetch_json
 from annoserver.inference import Runtime
@@ -60,6 +60,8 @@ def submit(context: JobContext, url: str, models: Sequence[str], options: dict[s
         UpstreamTimeout (504), NotIIIF (422), TooLarge (413).
     """
     check_models(context.runtime, models)
+    if options.get("embed_regions"):
+        embedding_model(context.runtime, options["embed_regions"])
     limits = context.settings.limits
     document = fetch_json(url, session=context.session)
     version, kind = detect(document)

@@ -138,7 +138,8 @@ class UnitRunner:
         region, box = painting(image, unit.canvas_width, unit.canvas_height)
         canvas = CanvasRef(unit.canvas_id, unit.canvas_width, unit.canvas_height, box)
         request = AnalysisRequest(image=unit.service, models=(unit.model_id,), region=region,
-                                  canvas=canvas, manifest=unit.manifest_id, persist=True)
+                                  canvas=canvas, manifest=unit.manifest_id, persist=True,
+                                  embed_regions=unit.options.get("embed_regions"))
         context = self.context
         Analyzer(context.runtime, context.session, context.annotations, context.embeddings,
                  unit.base_url).analyze(request)

@@ -66,6 +66,7 @@ def _parse(body: Any) -> AnalysisRequest:
                            region=body.get("region", "full"), canvas=canvas,
                            manifest=source.iiif_id if source else manifest,
                            persist=body.get("persist", False),
+                           embed_regions=body.get("embed_regions"),
                            authorization=request.headers.get(IMAGE_AUTHORIZATION))
 
 

@@ -12,14 +12,24 @@ from flask import Blueprint
 from annoserver import __version__
 
 blueprint = Blueprint("openapi", __name__)
+# Request bodies are described by the very schemas that validate them (one schema language).
+REQUEST_SCHEMAS = {"AnalyzeRequest": "analyze-request.schema.json",
+                   "JobRequest": "job-request.schema.json"}
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads((resources.files("annoserver") / "schemas" / name).read_text())
 
 
 @cache
 def document() -> dict[str, Any]:
-    """The packaged OpenAPI document, with the running version filled in."""
-    text = (resources.files("annoserver") / "schemas" / "openapi.json").read_text()
-    spec = json.loads(text)
+    """The packaged OpenAPI document, with the running version and request schemas filled in."""
+    spec = _schema("openapi.json")
     spec["info"]["version"] = __version__
+    for component, name in REQUEST_SCHEMAS.items():
+        schema = {key: value for key, value in _schema(name).items()
+                  if key not in ("$schema", "$id")}
+        spec["components"]["schemas"][component] = schema
     return spec
 
 

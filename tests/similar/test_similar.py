@@ -73,8 +73,8 @@ def canvas_id(name: str) -> str:
     return f"https://example.org/iiif/canvas/{name}"
 
 
-def store(client, headers, server, name, manifest_id=BOOK, **extra):
-    body = {"image": server.info_url("3.0", name), "models": [MODEL], "persist": True,
+def store(client, headers, server, name, manifest_id=BOOK, models=(MODEL,), **extra):
+    body = {"image": server.info_url("3.0", name), "models": list(models), "persist": True,
             "canvas": canvas_id(name), "manifest": manifest_id, **extra}
     response = client.post("/analyze", json=body, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -219,6 +219,62 @@ def test_a_job_stores_one_vector_per_canvas(app, client, write_headers, photo_se
                                                   "scope": "manifest"}).get_json()
     assert result["manifest"] == manifest_id
     assert len(result["items"]) == len(ORIGINALS) - 1
+
+
+def test_detected_regions_are_embedded_when_asked(app, client, write_headers, collection):
+    """``embed_regions``: each box a detector finds gets its own vector, so a detail is found."""
+    before = stored_rows(app)
+    response = store(client, write_headers, collection, "chelsea", models=["tiny-detector"],
+                     embed_regions=MODEL)
+    [annotation] = response.get_json()["items"]
+    box = annotation["target"]["selector"]["value"].removeprefix("xywh=")  # canvas = image
+    assert stored_rows(app) == before + 1
+    detail = client.get("/similar", query_string={"canvas": canvas_id("chelsea"),
+                                                  "region": box, "k": 20}).get_json()
+    assert detail["query"] == {"canvas": canvas_id("chelsea"), "region": box}
+    # its own canvas's whole picture is the closest other vector: the box is the cat
+    assert (detail["items"][0]["canvas"], detail["items"][0]["region"]) == (
+        canvas_id("chelsea"), "full")
+    store(client, write_headers, collection, "chelsea", models=["tiny-detector"],
+          embed_regions=MODEL)  # answered from the store: nothing added
+    assert stored_rows(app) == before + 1
+
+
+@pytest.mark.parametrize("extra, status, words", [
+    ({"embed_regions": MODEL, "persist": False}, 400, "needs 'persist'"),
+    ({"embed_regions": "tiny-detector"}, 400, "gives no embeddings"),
+    ({"embed_regions": "nope"}, 404, "nope"),
+])
+def test_region_embedding_needs_persist_and_an_embedding_model(client, write_headers,
+                                                                photo_server, extra, status,
+                                                                words):
+    body = {"image": photo_server.info_url("3.0", "coffee"), "models": ["tiny-detector"],
+            "persist": True, "canvas": canvas_id("coffee"), **extra}
+    response = client.post("/analyze", json=body, headers=write_headers)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert words in response.get_json()["detail"]
+
+
+def test_a_job_can_embed_what_its_detector_finds(app, client, write_headers, photo_server):
+    with ManifestServer() as manifests:
+        manifest_id = f"{manifests.url}/regions/manifest.json"
+        canvases = [canvas(manifest_id, n, 600, 400,
+                           photo_server.info_url("3.0", name).removesuffix("/info.json"))
+                    for n, name in enumerate(ORIGINALS[:3])]
+        url = manifests.publish("/regions/manifest.json", manifest(manifest_id, canvases))
+        refused = client.post("/manifests", headers=write_headers, json={
+            "url": url, "models": ["tiny-detector"], "options": {"embed_regions": "nope"}})
+        assert refused.status_code == 404, refused.get_data(as_text=True)
+        response = client.post("/manifests", headers=write_headers, json={
+            "url": url, "models": ["tiny-detector"], "options": {"embed_regions": MODEL}})
+        assert response.status_code == 202, response.get_data(as_text=True)
+        job = wait_for(client, response.headers["Location"].removeprefix(
+            "http://annoserver.test"), timeout=120)
+    assert job["state"] == "done", job
+    assert stored_rows(app) == 3  # one detected box per canvas, no whole-canvas vector
+    result = client.get("/similar", query_string={"canvas": canvases[0]["id"], "k": 5,
+                                                  "region": "full"})
+    assert result.status_code == 404  # no vector of the whole canvas was asked for
 
 
 def test_the_index_agrees_with_a_full_sort():
