@@ -99,6 +99,11 @@ class GunicornServer:
         self.__exit__()
         raise RuntimeError("gunicorn did not become ready within 60 s")
 
+    def output(self) -> str:
+        """The end of what gunicorn and its workers wrote to stderr so far."""
+        self.log.seek(0)
+        return self.log.read()[-3000:].decode(errors="replace")
+
     def kill(self) -> None:
         """SIGKILL the master, then its workers (no graceful shutdown, nothing respawned)."""
         master = self.process.pid

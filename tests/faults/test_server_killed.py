@@ -34,7 +34,7 @@ def test_a_job_survives_its_server_being_killed(database_url, job_models_dir, ma
             response = requests.post(server.url + "/manifests", timeout=30,
                                      json={"url": url, "models": [DETECTOR]},
                                      headers={"Authorization": f"Bearer {secret}"})
-            assert response.status_code == 202, response.text
+            assert response.status_code == 202, response.text + server.output()
             job_url = response.headers["Location"]
             job = poll(lambda: requests.get(job_url, timeout=10).json(),
                        lambda job: job["done"] >= 2 or over(job), 60)
@@ -45,12 +45,13 @@ def test_a_job_survives_its_server_being_killed(database_url, job_models_dir, ma
                 JobUnitRow.state == "running"))
         with server:  # same port, same database: polling the job wakes a worker's pool
             job = poll(lambda: requests.get(job_url, timeout=10).json(), over, 60)
+            log = server.output()
             stored = annotations_by_canvas(lambda u: requests.get(u, timeout=10).json(),
                                            server.url, manifest_id)
     finally:
         engine.dispose()
     assert (job["state"], job["done"], job["failed"], job["errors"]) == (
-        "done", CANVASES, 0, []), (job, running)
+        "done", CANVASES, 0, []), (job, running, log)
     assert len(stored) == CANVASES and set(stored.values()) == {1}, stored
     # Each canvas fetched once, plus at most the units cut off in flight.
     assert CANVASES <= counting_server.images <= CANVASES + running, (counting_server.images,
