@@ -1,6 +1,7 @@
 /**
  * The server's public HTTP contract as the plugin uses it (see DESIGN.md):
- * GET /models, POST /analyze, POST /annotations/{id}/review, POST /manifests, GET /jobs/{id}.
+ * GET /models, POST /analyze, POST /annotations/{id}/review, POST /manifests, GET /jobs/{id},
+ * GET /similar.
  * No React, no Mirador: testable with a fake fetch.
  */
 
@@ -121,6 +122,24 @@ export function createClient({ server, getToken = () => '', fetch: fetchImpl } =
     /** GET a job URL → {state, total, done, failed, errors, rate, eta}. */
     async job(url) {
       return (await request('GET', url, undefined, { auth: true })).json;
+    },
+    /**
+     * GET /similar: the stored canvases/regions most like a canvas (`{canvas}`, its stored
+     * vector) or like a region of a IIIF image (`{image, region}`, embedded on the fly).
+     * @param {object} query {canvas} or {image, region}
+     * @param {object} options {k, scope: 'all'|'manifest', manifest, model}
+     * @returns {model, query, scope, manifest, k, searched, items: [{canvas, manifest, region, score, image, thumbnail}]}
+     */
+    async similar(query, { k, scope, manifest, model } = {}) {
+      const params = new URLSearchParams();
+      if (query.canvas) params.set('canvas', query.canvas);
+      else params.set('image', query.image);
+      if (query.region) params.set('region', query.region);
+      if (k) params.set('k', String(k));
+      if (scope) params.set('scope', scope);
+      if (manifest) params.set('manifest', manifest);
+      if (model) params.set('model', model);
+      return (await request('GET', `${base}/similar?${params}`)).json;
     },
     /** DELETE a job URL. */
     async cancelJob(url) {

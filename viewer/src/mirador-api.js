@@ -23,6 +23,9 @@ export const receiveAnnotation = (canvasId, pageId, page) => actions.receiveAnno
 /** Open a manifest in a new window. */
 export const addWindow = (manifestId) => actions.addWindow({ manifestId });
 
+/** Show a canvas of a window's manifest (with its neighbour in book view, as Mirador groups them). */
+export const setCanvas = (windowId, canvasId) => actions.setCanvas(windowId, canvasId);
+
 /** Mirador's raw annotation store: {canvasId: {pageId: {json, isFetching, error}}}. */
 export const getAnnotationsState = (state) => state.annotations || {};
 
@@ -58,6 +61,48 @@ export function getVisibleCanvases(state, windowId) {
     label: canvasLabel(canvas),
     json: canvas.__jsonld, // eslint-disable-line no-underscore-dangle
   }));
+}
+
+const canvasLists = new WeakMap();
+const NO_CANVASES = Object.freeze([]);
+/**
+ * Every canvas of a window's manifest, in order: [{id, label}]. The same array while
+ * Mirador's canvases are the same (mapStateToProps calls this on every store change).
+ */
+export function getManifestCanvases(state, windowId) {
+  let canvases;
+  try {
+    canvases = selectors.getCanvases(state, { windowId });
+  } catch (e) {
+    canvases = null;
+  }
+  if (!canvases || !canvases.length) return NO_CANVASES;
+  if (!canvasLists.has(canvases)) {
+    canvasLists.set(canvases, canvases.map((canvas) => ({ id: canvas.id, label: canvasLabel(canvas) })));
+  }
+  return canvasLists.get(canvases);
+}
+
+/**
+ * The titles of the manifests Mirador holds (any window's): {url: title, id: title}, under
+ * both the URL Mirador loaded and the manifest's own `id`.
+ */
+export function getManifestTitles(state) {
+  const titles = {};
+  Object.entries(state.manifests || {}).forEach(([url, entry]) => {
+    if (!entry || !entry.json) return;
+    let title = '';
+    try {
+      title = selectors.getManifestTitle(state, { manifestId: url }) || '';
+    } catch (e) {
+      title = '';
+    }
+    if (!title) return;
+    titles[url] = title;
+    const id = entry.json.id || entry.json['@id'];
+    if (typeof id === 'string') titles[id] = title;
+  });
+  return titles;
 }
 
 /** The manifest of a window: {id (its `id`), url (what was loaded)}. */

@@ -489,3 +489,52 @@ export function modelList(json) {
 export function analysableModels(models) {
   return models.filter((m) => !/embedding|superres|super-res/i.test(m.kind || ''));
 }
+
+/** Models that store embeddings (`kind` embedding, or `embedding` among the kinds they serve). */
+export function embeddingModels(models) {
+  return models.filter((m) => /embedding/i.test(m.kind || '')
+    || (Array.isArray(m.kinds) && m.kinds.some((k) => /embedding/i.test(k))));
+}
+
+/** A cosine similarity for people: three decimals. */
+export function formatScore(score) {
+  return typeof score === 'number' && Number.isFinite(score) ? score.toFixed(3) : '—';
+}
+
+/** The end of an IRI's path, for a resource that has no label here. */
+export function shortIri(iri) {
+  if (typeof iri !== 'string') return '';
+  const path = iri.replace(/[?#].*$/, '').replace(/\/+$/, '');
+  const parts = path.split('/');
+  return parts.length > 4 ? `…/${parts.slice(-2).join('/')}` : path;
+}
+
+/**
+ * The rows of a GET /similar answer, best first: each item with `here` (its canvas is in the
+ * open manifest, so choosing it navigates), the canvas's label (known for canvases here) and
+ * the manifest's title (when Mirador holds that manifest), else a short form of their IRIs.
+ * @param {object} response the /similar JSON
+ * @param {Array<{id, label}>} manifestCanvases every canvas of the open manifest
+ * @param {object} manifestTitles {manifest url or id: title}
+ */
+export function similarRows(response, manifestCanvases = [], manifestTitles = {}) {
+  const labels = new Map(manifestCanvases.map((c) => [c.id, c.label]));
+  return asList(response && response.items).filter((item) => item && typeof item.canvas === 'string')
+    .map((item, rank) => {
+      const here = labels.has(item.canvas);
+      const region = item.region && item.region !== 'full' ? item.region : null;
+      return {
+        key: `${item.canvas}|${item.region || 'full'}|${rank}`,
+        rank: rank + 1,
+        canvas: item.canvas,
+        manifest: typeof item.manifest === 'string' ? item.manifest : null,
+        region,
+        score: item.score,
+        thumbnail: typeof item.thumbnail === 'string' ? item.thumbnail : null,
+        here,
+        canvasLabel: (here && labels.get(item.canvas)) || shortIri(item.canvas),
+        manifestLabel: here ? 'this manifest'
+          : (item.manifest && (manifestTitles[item.manifest] || shortIri(item.manifest))) || 'no manifest recorded',
+      };
+    });
+}

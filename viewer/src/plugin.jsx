@@ -1,8 +1,8 @@
 import React from 'react';
 import { MachineIcon } from './ui.js';
 import {
-  CompanionWindow, canvasPlacements, getAnnotationsState, getConfig, getManifestInfo, getVisibleCanvases,
-  receiveAnnotation, addWindow,
+  CompanionWindow, canvasPlacements, getAnnotationsState, getConfig, getManifestCanvases, getManifestInfo,
+  getManifestTitles, getVisibleCanvases, receiveAnnotation, addWindow, setCanvas,
 } from './mirador-api.js';
 import {
   DEFAULT_WINDOW_STATE, makeViewSelector, pluginConfigCached, reducer, selectItem, setDrawing,
@@ -18,6 +18,15 @@ export function SidebarIcon() {
   return <MachineIcon titleAccess="Machine annotations" />;
 }
 SidebarIcon.value = PANEL;
+
+/** The titles of the manifests Mirador holds, recomputed only when its manifests change. */
+function manifestTitlesMemo() {
+  let last = { manifests: {}, value: {} };
+  return (state) => {
+    if (state.manifests !== last.manifests) last = { manifests: state.manifests, value: getManifestTitles(state) };
+    return last.value;
+  };
+}
 
 /** Keep an array's identity while its content is the same (fewer re-renders). */
 function stableBy(keyOf) {
@@ -42,6 +51,7 @@ function makeMemo() {
     canvases: stableBy((canvases) => canvases.map((c) => `${c.id}|${c.width}|${c.height}`).join('\n')),
     view: makeViewSelector(),
     manifest: stableBy((m) => `${m.id}\n${m.url}`),
+    titles: manifestTitlesMemo(),
   };
 }
 
@@ -69,6 +79,8 @@ const companionMapState = () => {
       isAnnoserver: true,
       ...windowProps(state, windowId, memo),
       manifest: memo.manifest(getManifestInfo(state, windowId)),
+      manifestCanvases: getManifestCanvases(state, windowId),
+      manifestTitles: memo.titles(state),
     };
   };
 };
@@ -84,6 +96,7 @@ function boundActions(dispatch, windowId) {
     setReview: (id, verdict) => dispatch(setReview(windowId, id, verdict)),
     receiveAnnotation: (canvasId, pageId, page) => dispatch(receiveAnnotation(canvasId, pageId, page)),
     addWindow: (manifestId) => dispatch(addWindow(manifestId)),
+    setCanvas: (canvasId) => dispatch(setCanvas(windowId, canvasId)),
   };
 }
 

@@ -89,6 +89,7 @@ export function pluginConfig(miradorConfig) {
     showBadges: config.showBadges !== false,
     maxListed: config.maxListed || 200,
     jobPollMs: config.jobPollMs || 1500,
+    similarK: Math.min(100, Math.max(1, Math.round(Number(config.similarK) || 20))),
   };
 }
 

@@ -4,8 +4,8 @@ import {
   Typography,
 } from '../ui.js';
 import {
-  analysableModels, base64url, canvasImage, canvasRectToImageRegion, formatConfidence, formatXywh,
-  modelList, pageItems, reviewStatusText, superresRegion,
+  analysableModels, base64url, canvasImage, canvasRectToImageRegion, embeddingModels, formatConfidence,
+  formatScore, formatXywh, modelList, pageItems, reviewStatusText, similarRows, superresRegion,
 } from '../model.js';
 import { createClient, reviewUrl, tokenStore, FINAL_JOB_STATES } from '../api.js';
 import { currentViewRegion, zoomToCanvasRect } from '../viewers.js';
@@ -16,6 +16,10 @@ const swatchStyle = (colour) => ({
   border: '1px solid rgba(0,0,0,0.4)', marginRight: 8, flex: '0 0 auto',
 });
 const rowStyle = { display: 'flex', flexWrap: 'wrap', gap: 6, alignItems: 'center', marginTop: 4 };
+const thumbStyle = {
+  width: 64, height: 64, objectFit: 'contain', flex: '0 0 auto', marginRight: 10, background: '#eee',
+  border: '1px solid rgba(0,0,0,0.15)',
+};
 const dlStyle = { display: 'grid', gridTemplateColumns: 'auto 1fr', gap: '2px 10px', margin: '4px 0', wordBreak: 'break-word' };
 
 function domId(windowId, name) {
@@ -62,7 +66,11 @@ export class Panel extends React.Component {
       correction: '',
       reviewMessage: null,
       job: null,
+      similarScope: 'all',
+      similar: null, // {busy, query (words), response, error}
+      brokenThumbnails: {},
     };
+    this.similarRequest = 0;
     this.client = this.makeClient();
     this.pollTimer = null;
   }
@@ -267,6 +275,51 @@ export class Panel extends React.Component {
   openEnhanced() {
     const url = this.enhancedUrl();
     if (url) window.open(url, '_blank', 'noopener');
+  }
+
+  /**
+   * What "Find similar" asks about: the drawn region (on a canvas in view) as a region of its
+   * IIIF image, else the shown canvas by its stored vector.
+   * @returns {{params, text}|{error}}
+   */
+  similarQuery() {
+    const { view } = this.props;
+    const canvas = this.targetCanvas();
+    if (!canvas) return { error: 'No canvas is shown.' };
+    const name = canvas.label || canvas.id;
+    const { region } = view.w;
+    if (region && region.canvasId === canvas.id) {
+      const image = canvasImage(canvas.json);
+      if (!image || !image.service) {
+        return { error: 'This canvas has no IIIF image service, so its region cannot be compared.' };
+      }
+      const regionString = canvasRectToImageRegion(region, canvas, image);
+      if (!regionString) return { error: 'The region lies outside the image.' };
+      return { params: { image: image.image, region: regionString }, text: `region ${formatXywh(region)} of ${name}` };
+    }
+    return { params: { canvas: canvas.id }, text: name };
+  }
+
+  async findSimilar() {
+    const { config, manifest } = this.props;
+    const query = this.similarQuery();
+    if (query.error) return this.setState({ similar: { error: query.error } });
+    const scope = this.state.similarScope;
+    const options = { k: config.similarK, scope };
+    // a canvas's stored vector knows its manifest; a region of an image does not
+    if (scope === 'manifest' && query.params.image && manifest && manifest.id) options.manifest = manifest.id;
+    this.similarRequest += 1;
+    const request = this.similarRequest;
+    this.setState({ similar: { busy: true, query: query.text }, brokenThumbnails: {} });
+    try {
+      const response = await this.client.similar(query.params, options);
+      if (this.mounted && request === this.similarRequest) this.setState({ similar: { query: query.text, response } });
+    } catch (e) {
+      if (this.mounted && request === this.similarRequest) {
+        this.setState({ similar: { query: query.text, error: `Could not find similar images: ${e.message}` } });
+      }
+    }
+    return null;
   }
 
   renderLayers() {
@@ -480,6 +533,112 @@ export class Panel extends React.Component {
     );
   }
 
+  similarSummary(response, count) {
+    const model = response.model ? `${response.model.id}${response.model.version ? ` ${response.model.version}` : ''}` : 'the embedding model';
+    const where = response.scope === 'manifest' ? 'in this manifest' : 'in all manifests';
+    const searched = Number(response.searched) || 0;
+    if (!count) {
+      return `Nothing similar ${where}: ${searched} stored vector${searched === 1 ? '' : 's'} of ${model} searched. `
+        + 'Vectors are stored by whole-manifest jobs and by analyses saved on the server with an embedding model.';
+    }
+    return `${count} most similar ${where} (${model}, ${searched} stored vector${searched === 1 ? '' : 's'} searched), best first:`;
+  }
+
+  renderSimilarRow(row) {
+    const { setCanvas, addWindow, canvases } = this.props;
+    const { brokenThumbnails } = this.state;
+    const shown = canvases.some((c) => c.id === row.canvas);
+    const thumbnail = row.thumbnail && !brokenThumbnails[row.key]
+      ? (
+        <img src={row.thumbnail} alt="" style={thumbStyle}
+          onError={() => this.setState(({ brokenThumbnails: b }) => ({ brokenThumbnails: { ...b, [row.key]: true } }))} />
+      )
+      : <span style={thumbStyle} aria-hidden="true" />;
+    const text = (
+      <ListItemText
+        primary={`${row.rank}. ${row.canvasLabel}${row.region ? ` · image region ${row.region}` : ''}`}
+        secondary={`score ${formatScore(row.score)} · ${row.manifestLabel}${row.here && shown ? ' (shown)' : ''}`}
+        primaryTypographyProps={{ style: { wordBreak: 'break-word' } }}
+        secondaryTypographyProps={{ style: { wordBreak: 'break-word' } }} />
+    );
+    const data = {
+      'data-canvas': row.canvas, 'data-score': row.score, 'data-here': row.here, 'data-region': row.region || 'full',
+    };
+    if (row.here) {
+      return (
+        <ListItem key={row.key} button disableGutters selected={shown} onClick={() => setCanvas(row.canvas)}
+          title={`Show ${row.canvasLabel}`} {...data}>
+          {thumbnail}
+          {text}
+        </ListItem>
+      );
+    }
+    return (
+      <ListItem key={row.key} disableGutters style={{ flexWrap: 'wrap' }} {...data}>
+        {thumbnail}
+        {text}
+        {row.manifest && (
+          <Button size="small" variant="outlined" style={{ marginLeft: 74 }}
+            aria-label={`Open its manifest, ${row.manifestLabel}, in a new window`}
+            onClick={() => addWindow(row.manifest)}>
+            Open its manifest
+          </Button>
+        )}
+      </ListItem>
+    );
+  }
+
+  renderSimilar() {
+    const { windowId, view, canvases } = this.props;
+    const { similar, similarScope, models } = this.state;
+    const canvas = this.targetCanvas();
+    const noModel = Array.isArray(models) && models.length > 0 && embeddingModels(models).length === 0;
+    const { region } = view.w;
+    const onRegion = Boolean(region && canvas && region.canvasId === canvas.id);
+    const rows = similar && similar.response
+      ? similarRows(similar.response, this.props.manifestCanvases, this.props.manifestTitles) : [];
+    const titleId = domId(windowId, 'similar-title');
+    return (
+      <section style={sectionStyle} aria-labelledby={titleId} data-testid="annoserver-similar-panel">
+        <SectionTitle id={titleId}>Find similar</SectionTitle>
+        <Typography variant="body2" color="textSecondary">
+          {canvas
+            ? `Canvases and regions that look like ${onRegion ? `the drawn region of ${canvas.label || 'this canvas'}` : (canvas.label || 'this canvas')}.`
+            : 'No canvas is shown.'}
+        </Typography>
+        <FormControlLabel
+          control={(
+            <Checkbox size="small" color="primary" checked={similarScope === 'manifest'}
+              onChange={(e) => this.setState({ similarScope: e.target.checked ? 'manifest' : 'all' })} />
+          )}
+          label={<span style={{ fontSize: 13 }}>Only in this manifest</span>} />
+        <div style={rowStyle}>
+          <Button size="small" variant="outlined" color="primary" data-testid="annoserver-similar"
+            disabled={Boolean((similar && similar.busy) || !canvas || canvases.length === 0 || noModel)}
+            onClick={() => this.findSimilar()}>
+            {similar && similar.busy ? 'Searching…' : `Find similar${onRegion ? ' to the region' : ''}`}
+          </Button>
+        </div>
+        {noModel && (
+          <Typography variant="caption" color="textSecondary" component="p">No model on the server computes embeddings.</Typography>
+        )}
+        <div aria-live="polite" data-testid="annoserver-similar-status" style={{ marginTop: 4 }}>
+          {similar && similar.busy && <LinearProgress aria-label="Searching for similar images" />}
+          {similar && similar.response && (
+            <Typography variant="body2">{this.similarSummary(similar.response, rows.length)}</Typography>
+          )}
+          {similar && similar.error && <Typography variant="body2" color="error" role="alert">{similar.error}</Typography>}
+        </div>
+        {rows.length > 0 && (
+          <List dense disablePadding data-testid="annoserver-similar-results"
+            aria-label={`Similar to ${similar.query}, most similar first`} style={{ maxHeight: 360, overflowY: 'auto' }}>
+            {rows.map((row) => this.renderSimilarRow(row))}
+          </List>
+        )}
+      </section>
+    );
+  }
+
   renderJob() {
     const { windowId, addWindow } = this.props;
     const { job, token } = this.state;
@@ -548,6 +707,8 @@ export class Panel extends React.Component {
         <Divider />
         {this.renderAnalyse()}
         <Divider />
+        {this.renderSimilar()}
+        <Divider />
         {this.renderJob()}
         <Divider />
         {this.renderToken()}
@@ -559,6 +720,9 @@ export class Panel extends React.Component {
 Panel.defaultProps = {
   canvases: [],
   manifest: null,
+  manifestCanvases: [],
+  manifestTitles: {},
   addWindow: () => {},
+  setCanvas: () => {},
   receiveAnnotation: () => {},
 };

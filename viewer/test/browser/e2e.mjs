@@ -17,7 +17,10 @@
  *     super-resolution image service;
  *  6. Accept records a review on the server (read back with GET);
  *  7. examples/embed.html, served by another site, shows the layers;
- *  8. the panel's whole-manifest job, with one chosen model, runs until its progress says done.
+ *  8. the panel's whole-manifest job, with one chosen model, runs until its progress says done;
+ *  9. Find similar on p. 1 (from the keyboard) lists what the jobs' stored embeddings rank
+ *     (p. 2, the same picture, first) with thumbnails from the image servers, and choosing
+ *     p. 2 shows it.
  *
  * Needs: npm run build (dist/), make install (.venv with annoserver), /usr/bin/chromium.
  */
@@ -422,6 +425,38 @@ try {
   assert.equal((await readJson(p1.pages[CLASSIFIER].id)).items.length, classifier.length, 'enriching again adds no duplicates');
   await screenshot(page, '8-job.png');
   step(`whole-manifest job with ${CLASSIFIER}: ${await progress.innerText()}`);
+
+  // 9. find similar: p. 1's stored vector (the jobs stored one per canvas with the classifier,
+  // and the saved analysis one for the drawn region of p. 2); choosing p. 2 shows it
+  await page.getByRole('button', { name: 'Previous item' }).click();
+  await page.locator('[data-testid="annoserver-similar-panel"]', { hasText: 'look like p. 1.' }).waitFor({ timeout: 5000 });
+  const findSimilar = page.locator('[data-testid="annoserver-similar"]');
+  assert.match(await findSimilar.innerText(), /^find similar$/i, 'no region is drawn on p. 1: the canvas is the query');
+  const [similarResponse] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${base}/similar?`), { timeout: 10000 }),
+    findSimilar.focus().then(() => findSimilar.press('Enter')),
+  ]);
+  assert.equal(similarResponse.status(), 200, `GET /similar: ${await similarResponse.text()}`);
+  assert.equal(new URL(similarResponse.url()).searchParams.get('canvas'), p1.canvas.id);
+  const similarItems = (await similarResponse.json()).items;
+  assert.ok(similarItems.length >= 2, `p. 2 and the saved region of p. 2 are stored: ${JSON.stringify(similarItems)}`);
+  assert.equal(similarItems[0].canvas, p2.canvas.id, 'the same picture on p. 2 is the most similar');
+  assert.ok(similarItems[0].score > 0.8, `p. 2 scores ${similarItems[0].score}`);
+  const results = page.locator('[data-testid="annoserver-similar-results"] [data-canvas]');
+  await results.first().waitFor({ timeout: 5000 });
+  assert.equal(await results.count(), similarItems.length, 'every result is listed');
+  assert.match(await results.first().innerText(), new RegExp(`1\\. p\\. 2[\\s\\S]*score ${similarItems[0].score.toFixed(3)} · this manifest`));
+  // the thumbnails come from the image services (p. 2's from the reference image server)
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="annoserver-similar-results"] img')]
+    .every((img) => img.complete && img.naturalWidth > 0), null, { timeout: 5000 });
+  assert.equal(await results.locator('img').count(), similarItems.length, 'a thumbnail per result');
+  await page.locator('[data-testid="annoserver-similar-panel"]').evaluate((e) => e.scrollIntoView());
+  await screenshot(page, '9-similar.png');
+  await results.first().focus();
+  await results.first().press('Enter');
+  await page.waitForFunction(({ id, canvas }) => window.annoserverViewer.store.getState().windows[id].canvasId === canvas,
+    { id: windowId, canvas: p2.canvas.id }, { timeout: 5000 });
+  step(`find similar to p. 1: ${similarItems.map((i) => `${i.canvas === p2.canvas.id ? 'p. 2' : i.canvas}${i.region === 'full' ? '' : ` region ${i.region}`} ${i.score.toFixed(3)}`).join(', ')}; chose p. 2`);
 
   assert.deepEqual(errors, [], 'no page errors, no console errors');
 } catch (e) {

@@ -60,6 +60,22 @@ describe('client', () => {
   });
 });
 
+describe('similar', () => {
+  test('GET /similar for a canvas or a region of an image, with k, scope and manifest; errors carry the detail', async () => {
+    const canvasUrl = 'https://s/similar?canvas=https%3A%2F%2Flib%2Fc%2F1&k=5&scope=manifest';
+    const regionUrl = 'https://s/similar?image=https%3A%2F%2Fi%2Fiiif%2Fp1&region=10%2C20%2C30%2C40&scope=manifest&manifest=https%3A%2F%2Fs%2Fmanifests%2Fk1';
+    const { fetch, calls } = fakeFetch({
+      [`GET ${canvasUrl}`]: { status: 200, body: { items: [{ canvas: 'https://lib/c/2', score: 0.9 }] } },
+      [`GET ${regionUrl}`]: { status: 404, body: { title: 'Not Found', detail: 'No embedding of canvas x.' } },
+    });
+    const client = createClient({ server: 'https://s', getToken: () => 'k', fetch });
+    expect(await client.similar({ canvas: 'https://lib/c/1' }, { k: 5, scope: 'manifest' })).toEqual({ items: [{ canvas: 'https://lib/c/2', score: 0.9 }] });
+    expect(calls[0].headers.Authorization).toBeUndefined();
+    await expect(client.similar({ image: 'https://i/iiif/p1', region: '10,20,30,40' }, { scope: 'manifest', manifest: 'https://s/manifests/k1' }))
+      .rejects.toMatchObject({ status: 404, message: 'No embedding of canvas x.' });
+  });
+});
+
 describe('token store', () => {
   test('kept in the given (session) storage, removed when cleared', () => {
     const data = new Map();

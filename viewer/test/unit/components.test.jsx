@@ -3,7 +3,8 @@
  * The plugin's Panel and Overlay rendered (React 16, @testing-library/react 12, jsdom) with the
  * props that the plugin's own mapStateToProps and mapDispatchToProps make from a real Mirador
  * store. Mirador's sagas fetch the fixture manifest and its pages from the fixture server, which
- * also answers the Panel's HTTP client (GET /models, reviews, POST /manifests, GET /jobs/1).
+ * also answers the Panel's HTTP client (GET /models, reviews, POST /manifests, GET /jobs/1,
+ * GET /similar).
  * The OpenSeadragon viewer is a stand-in that shows the whole canvas at half size.
  */
 import React from 'react';
@@ -21,7 +22,7 @@ import { startFixtureServer } from './fixture-server.mjs';
 let server;
 beforeAll(async () => { server = await startFixtureServer(); });
 afterAll(async () => { await server.close(); });
-beforeEach(() => { sessionStorage.clear(); server.requests.length = 0; });
+beforeEach(() => { sessionStorage.clear(); server.requests.length = 0; server.similar.answer = null; });
 afterEach(cleanup);
 
 const WINDOW = 'w1';
@@ -195,5 +196,74 @@ describe('Panel and Overlay in a real Mirador store', () => {
     fireEvent.click(screen.getByText('Open the enriched manifest').closest('button'));
     expect(Object.values(store.getState().windows).map((w) => w.manifestId))
       .toEqual([`${server.base}/fixtures/manifest.json`, `${server.base}/fixtures/manifest.json`]);
+  });
+
+  test('find similar: ranked results with thumbnails; one here navigates, one elsewhere opens its manifest; errors and empty answers are said', async () => {
+    const { store } = await renderPlugin();
+    const manifestId = `${server.base}/fixtures/manifest.json`;
+    const canvas = (n) => `${server.base}/fixtures/canvas/${n}`;
+    const find = screen.getByTestId('annoserver-similar');
+    const status = () => screen.getByTestId('annoserver-similar-status').textContent;
+    const rows = () => [...screen.getByTestId('annoserver-similar-results').querySelectorAll('[data-canvas]')];
+    const texts = () => rows().map((row) => [...row.querySelectorAll('.MuiListItemText-root > *')].map((e) => e.textContent));
+    expect(find.textContent).toBe('Find similar');
+    expect(find.disabled).toBe(false);
+
+    fireEvent.click(find);
+    await waitFor(() => expect(status()).toBe('3 most similar in all manifests (embedding-demo 1.0.0, 4 stored vectors searched), best first:'));
+    expect(server.requests).toEqual([{ path: '/similar', query: { canvas: canvas(1), k: '20', scope: 'all' } }]);
+    expect(texts()).toEqual([
+      ['1. p. 2', 'score 0.973 · this manifest'],
+      ['2. p. 1 · image region 100,50,300,200', 'score 0.811 · this manifest (shown)'],
+      ['3. …/canvas/7', 'score 0.612 · …/other/manifest.json'],
+    ]);
+    expect(rows().map((row) => row.querySelector('img').getAttribute('src'))).toEqual([
+      `${server.base}/iiif/canvas-2/full/!200,200/0/default.jpg`,
+      `${server.base}/iiif/canvas-1/100,50,300,200/!200,200/0/default.jpg`,
+      `${server.base}/iiif/canvas-7/full/!200,200/0/default.jpg`,
+    ]);
+    // a thumbnail that fails to load leaves a blank square, not a broken image
+    fireEvent.error(rows()[2].querySelector('img'));
+    expect(rows()[2].querySelector('img')).toBeNull();
+    expect(rows().map((row) => row.dataset.here)).toEqual(['true', 'true', 'false']);
+
+    // a result in this manifest is a list entry: choosing it shows that canvas (Mirador's setCanvas)
+    expect(rows()[0].getAttribute('role')).toBe('button');
+    fireEvent.click(rows()[0]);
+    expect(store.getState().windows[WINDOW].canvasId).toBe(canvas(2));
+    await waitFor(() => expect(texts()[0]).toEqual(['1. p. 2', 'score 0.973 · this manifest (shown)']));
+    expect(screen.getByTestId('annoserver-similar-panel').textContent).toContain('Canvases and regions that look like p. 2.');
+
+    // a result elsewhere offers its manifest, in a new Mirador window
+    fireEvent.click(within(rows()[2]).getByRole('button', { name: /^Open its manifest/ }));
+    expect(Object.values(store.getState().windows).map((w) => w.manifestId)).toEqual([manifestId, `${server.base}/other/manifest.json`]);
+
+    // p. 2 has no stored vector: the problem's detail is shown
+    fireEvent.click(find);
+    await waitFor(() => expect(screen.getByTestId('annoserver-similar-status').querySelector('[role="alert"]')).toBeTruthy());
+    expect(status()).toBe(`Could not find similar images: No embedding of canvas '${canvas(2)}' (region 'full') by embedding-demo 1.0.0.`);
+    expect(screen.queryByTestId('annoserver-similar-results')).toBeNull();
+
+    // back on p. 1, a drawn region is asked about as a region of its image (image pixels: half)
+    store.dispatch(Mirador.actions.setCanvas(WINDOW, canvas(1)));
+    await waitFor(() => expect(screen.getByTestId('annoserver-draw')).toBeTruthy());
+    fireEvent.click(screen.getByTestId('annoserver-draw'));
+    const surface = screen.getByTestId('annoserver-draw-surface');
+    fireEvent.pointerDown(surface, { clientX: 100, clientY: 100 });
+    fireEvent.pointerUp(surface, { clientX: 300, clientY: 250 });
+    expect(find.textContent).toBe('Find similar to the region');
+    fireEvent.click(screen.getByLabelText('Only in this manifest'));
+    fireEvent.click(find);
+    await waitFor(() => expect(status()).toMatch(/^Nothing similar in this manifest: 4 stored vectors of embedding-demo 1.0.0 searched\./));
+    expect(server.requests[2]).toEqual({
+      path: '/similar',
+      query: { image: `${server.base}/iiif/page1`, region: '100,100,200,150', k: '20', scope: 'manifest', manifest: manifestId },
+    });
+    expect(screen.queryByTestId('annoserver-similar-results')).toBeNull();
+
+    // a server without an embedding index answers with a problem too
+    server.similar.answer = { status: 404, body: { title: 'Not Found', detail: 'No installed model computes embeddings, so nothing can be compared.' } };
+    fireEvent.click(find);
+    await waitFor(() => expect(status()).toBe('Could not find similar images: No installed model computes embeddings, so nothing can be compared.'));
   });
 });

@@ -4,7 +4,7 @@ import {
   collectItems, confidenceOf, elementToWorldRect, filterItems, formatXywh, labelCounts, labelsOf,
   modelFromPageLabel, modelList, analysableModels, normaliseAnnotation, parseTarget, parseXywh, PALETTE,
   placementAt, rectFromPoints, reviewStatusText, softwareOf, worldToCanvasRect, worldToElementRect, base64url,
-  superresRegion,
+  superresRegion, embeddingModels, formatScore, shortIri, similarRows,
 } from '../../src/model.js';
 import { annotationsState, CANVAS, CANVAS_ID, fixture, BASE } from './fixtures.js';
 
@@ -194,5 +194,29 @@ describe('models and misc', () => {
     expect(superresRegion(rect, canvas, image, undefined)).toBe('pct:10,20,50,40');
     expect(superresRegion(null, canvas, image, 2)).toBe('full');
     expect(superresRegion({ x: 5000, y: 0, w: 10, h: 10 }, canvas, image, 2)).toBe('full');
+  });
+  test('similar results: canvases of the open manifest navigate; others carry their manifest title or IRI', () => {
+    expect(embeddingModels([{ id: 'e', kind: 'embedding' }, { id: 'c', kind: 'classifier', kinds: ['classifier', 'embedding'] },
+      { id: 'd', kind: 'detector' }]).map((m) => m.id)).toEqual(['e', 'c']);
+    expect(formatScore(0.98765)).toBe('0.988');
+    expect(formatScore(undefined)).toBe('—');
+    expect(shortIri('https://lib.example/iiif/book/canvas/7#x')).toBe('…/canvas/7');
+    const response = {
+      items: [
+        { canvas: 'https://a/m/c2', manifest: 'https://a/m', region: 'full', score: 0.9, thumbnail: 'https://i/2/full/!200,200/0/default.jpg' },
+        { canvas: 'https://b/x/y/c9', manifest: 'https://b/x/manifest', region: '1,2,3,4', score: 0.5, thumbnail: 'https://i/9/1,2,3,4/!200,200/0/default.jpg' },
+        { canvas: 'https://c/z/q/c1', manifest: null, region: 'full', score: 0.1 },
+        { manifest: 'no canvas' },
+      ],
+    };
+    const rows = similarRows(response, [{ id: 'https://a/m/c1', label: 'p. 1' }, { id: 'https://a/m/c2', label: 'p. 2' }],
+      { 'https://b/x/manifest': 'Another book' });
+    expect(rows.map((r) => [r.rank, r.here, r.canvasLabel, r.region, r.manifestLabel, r.manifest])).toEqual([
+      [1, true, 'p. 2', null, 'this manifest', 'https://a/m'],
+      [2, false, '…/y/c9', '1,2,3,4', 'Another book', 'https://b/x/manifest'],
+      [3, false, '…/q/c1', null, 'no manifest recorded', null],
+    ]);
+    expect(rows[2].thumbnail).toBeNull();
+    expect(similarRows(null)).toEqual([]);
   });
 });
