@@ -8,11 +8,15 @@ workers sharing the folder) never see half a file.
 
 :class:`SingleFlight` makes concurrent identical requests in one process share one
 computation: the first caller computes, the others wait for its answer (or its error).
+Across processes (gunicorn workers sharing the folder), :meth:`DiskCache.computed` holds a
+file lock while it computes, so another process asking for the same key waits and then reads
+the file instead of computing it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -23,6 +27,9 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+# Lock files are striped by the key's first two hex digits: a bounded set that is never
+# deleted (deleting a lock file others wait on would let two processes in at once).
+LOCK_STRIPES = 2
 
 
 def cache_key(*parts: str) -> str:
@@ -52,6 +59,20 @@ class DiskCache:
             return None
         return data
 
+    def computed(self, key: str, compute: Callable[[], bytes]) -> bytes:
+        """The bytes under ``key``, computed (and kept) by one process at a time when absent."""
+        data = self.get(key)
+        if data is not None or self.max_bytes <= 0:
+            return data if data is not None else compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f".lock-{key[:LOCK_STRIPES]}", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            data = self.get(key)  # another process may have made it while we waited
+            if data is None:
+                data = compute()
+                self.put(key, data)
+        return data
+
     def put(self, key: str, data: bytes) -> None:
         """Keep ``data`` under ``key``, then evict the least recently used beyond the bound."""
         if self.max_bytes <= 0 or len(data) > self.max_bytes:
@@ -68,7 +89,8 @@ class DiskCache:
 
     def _entries(self) -> list[os.DirEntry]:
         with os.scandir(self.folder) as entries:
-            return [e for e in entries if e.is_file() and not e.name.startswith(".tmp-")]
+            return [e for e in entries
+                    if e.is_file() and not e.name.startswith((".tmp-", ".lock-"))]
 
     def _disk_usage(self) -> int:
         return sum(entry.stat().st_size for entry in self._entries())

@@ -132,11 +132,8 @@ class SuperResolutionService:
                         params.path())
 
         def compute() -> bytes:
-            content = self.cache.get(key)
-            if content is None:
-                content = self._encode(self.pixels(resolver, upstream, params), params)
-                self.cache.put(key, content)
-            return content
+            return self.cache.computed(key, lambda: self._encode(
+                self.pixels(resolver, upstream, params), params))
 
         return Rendered(self._flights.run(key, compute), params)
 

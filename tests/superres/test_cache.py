@@ -1,13 +1,15 @@
-"""The disk LRU cache (real files) and single-flight (real threads)."""
+"""The disk LRU cache (real files) and single-flight (real threads and processes)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
 import pytest
 
 from annoserver.superres import DiskCache, SingleFlight
+from annoserver.superres.cache import cache_key
 
 
 def _sizes(folder) -> int:
@@ -76,3 +78,30 @@ def test_single_flight_shares_the_error():
     with pytest.raises(KeyError):
         flights.run("k", lambda: {}["missing"])
     assert flights.run("k", lambda: 5) == 5
+
+
+def _compute_once_in_a_process(folder: str, key: str, log: str, start) -> bytes:
+    """One gunicorn worker's view: compute ``key`` (slowly) unless the cache has it."""
+    def compute() -> bytes:
+        with open(log, "a") as runs:
+            runs.write("run\n")
+        time.sleep(0.5)
+        return b"pixels of " + key.encode()
+
+    start.wait()
+    return DiskCache(folder, 10_000).computed(key, compute)
+
+
+def test_processes_sharing_the_folder_compute_a_key_once(tmp_path):
+    """Four processes ask for the same tile at once: one computes, three read its file."""
+    key, log = cache_key("upstream", "model", "1.0", "sha", "full/max/0/default.jpg"), \
+        tmp_path / "runs.log"
+    context = multiprocessing.get_context("spawn")
+    start = context.Manager().Barrier(4)
+    with context.Pool(4) as pool:
+        answers = pool.starmap(_compute_once_in_a_process,
+                               [(str(tmp_path / "c"), key, str(log), start)] * 4)
+    assert answers == [b"pixels of " + key.encode()] * 4
+    assert log.read_text().count("run") == 1
+    other = cache_key("another tile")  # another key, another stripe or not: computed anew
+    assert DiskCache(tmp_path / "c", 10_000).computed(other, lambda: b"new") == b"new"
