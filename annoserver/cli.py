@@ -1,12 +1,15 @@
-"""The ``annoserver`` command: serve, migrate the database, manage tokens, enrich manifests."""
+"""The ``annoserver`` command: serve, migrate, manage tokens, enrich manifests, train models."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
@@ -139,6 +142,107 @@ def models_check(path: str | None) -> None:
     click.echo(f"{folder}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise SystemExit(1)
+
+
+@main.group("train")
+def train_group() -> None:
+    """Train models on your own labelled images."""
+
+
+def _backbone_folder(backbone: str) -> Path:
+    """A backbone given as a folder, or as a model id in MODELS_DIR or the shipped models."""
+    from annoserver.config import SHIPPED_MODELS
+
+    for folder in (Path(backbone), Path(current_app.config["MODELS_DIR"]) / backbone,
+                   SHIPPED_MODELS / backbone):
+        if (folder / "model.toml").is_file():
+            return folder
+    raise click.BadParameter(f"no model folder or installed model {backbone!r}",
+                             param_hint="--backbone")
+
+
+def _command_line(params: dict[str, Any], out_given: bool) -> str:
+    """The command that reproduces this run, every setting spelled out."""
+    argv = ["annoserver", "train", "classifier", "--data", str(params["data"]),
+            "--name", params["name"]]
+    if out_given:
+        argv += ["--out", str(params["out"])]
+    for key in ("backbone", "test_size", "seed", "l2", "steps"):
+        argv += [f"--{key.replace('_', '-')}", str(params[key])]
+    return shlex.join(argv + (["--overwrite"] if params["overwrite"] else []))
+
+
+def _echo_evaluation(evaluation: dict[str, Any]) -> None:
+    heldout = evaluation["heldout"]
+    low, high = heldout["accuracy_95ci"]
+    click.echo(f"held-out accuracy: {heldout['accuracy']:.4f} ({heldout['images']} images, "
+               f"95% interval {low:.3f}-{high:.3f}; macro F1 {heldout['macro_f1']:.4f})")
+    click.echo("class\tprecision\trecall\tf1\theld-out")
+    for label, c in heldout["per_class"].items():
+        click.echo(f"{label}\t{c['precision']:.4f}\t{c['recall']:.4f}\t{c['f1']:.4f}\t"
+                   f"{c['support']}")
+    matrix = heldout["confusion_matrix"]
+    click.echo("confusion matrix (rows: true, columns: predicted): "
+               + "\t".join(matrix["labels"]))
+    for label, row in zip(matrix["labels"], matrix["counts"], strict=True):
+        click.echo(f"{label}\t" + "\t".join(map(str, row)))
+
+
+@train_group.command("classifier")
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A folder per class, a CSV of 'IIIF image URL,label' rows, or an /export "
+                   "(.jsonl or .csv) of reviewed annotations (accepted or corrected ones).")
+@click.option("--name", required=True, help="The new model's id (its folder name).")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Model repository to write NAME/ into (default: MODELS_DIR).")
+@click.option("--backbone", default="efficientnet-lite0", show_default=True,
+              help="Model id or folder whose 'embedding' output the head learns from.")
+@click.option("--test-size", default=0.2, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Fraction of each class held out for the evaluation.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the split (same data and seed: same model).")
+@click.option("--l2", default=1e-2, show_default=True, type=click.FloatRange(min=0),
+              help="L2 regularisation of the head.")
+@click.option("--steps", default=300, show_default=True, type=click.IntRange(min=1),
+              help="Full-batch gradient steps.")
+@click.option("--overwrite", is_flag=True, help="Replace a model folder of the same name.")
+def train_classifier(data: Path, name: str, out: Path | None, backbone: str, test_size: float,
+                     seed: int, l2: float, steps: int, overwrite: bool) -> None:
+    """Train a classifier on a frozen backbone and write its model folder.
+
+    Prints the held-out accuracy, per-class precision/recall and the confusion matrix; the
+    folder holds model.onnx (one fused graph), labels, model.toml, eval.json and a model card.
+    """
+    from annoserver.errors import AnnoserverError
+    from annoserver.training import HeadSettings, TrainingRequest
+    from annoserver.training import train_classifier as run_training
+
+    params = click.get_current_context().params
+    repository = out or Path(current_app.config["MODELS_DIR"])
+    request = TrainingRequest(data, name, repository, _backbone_folder(backbone), test_size,
+                              HeadSettings(l2, steps, seed), overwrite,
+                              _command_line(params, out is not None))
+    runtime = current_app.extensions["annoserver.runtime"]
+    with ExitStack() as stack:
+        bars = []
+
+        def start(total: int) -> None:
+            bars.append(stack.enter_context(click.progressbar(
+                length=total, label="reading and embedding", show_pos=True, file=sys.stderr)))
+
+        try:
+            report = run_training(request, current_app.extensions["annoserver.iiif"],
+                                      session_settings=runtime.settings.session_settings(),
+                                      progress=lambda n: bars[0].update(n), on_samples=start)
+        except AnnoserverError as error:
+            raise click.ClickException(f"{error.title}: {error.detail}") from error
+    data_report = report.evaluation["data"]
+    if data_report["unreadable"]:
+        click.echo(f"{data_report['unreadable']} sample(s) could not be read and were left "
+                   "out (see eval.json)", err=True)
+    _echo_evaluation(report.evaluation)
+    click.echo(f"wrote {report.folder} (restart the server to load it)")
 
 
 @main.command("enrich")

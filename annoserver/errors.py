@@ -23,7 +23,8 @@ base in their own ``errors`` modules (``annoserver.inference.errors``,
     ├── ServiceUnavailable         503
     ├── inference.InferenceError   (model repository, plugins, sessions, batching)
     ├── iiif.IIIFError             (fetching and decoding IIIF images)
-    └── presentation.PresentationError (reading and writing IIIF manifests)
+    ├── presentation.PresentationError (reading and writing IIIF manifests)
+    └── training.TrainingError     (training a classifier on the user's data)
 """
 
 from __future__ import annotations
