@@ -37,7 +37,7 @@ def run(commands: list[Command]) -> int:
     if len(commands) == 1 and not commands[0][1]:
         argv = commands[0][0]
         os.execv(argv[0], argv)
-    children = [subprocess.Popen(argv, env={**os.environ, **extra}) for argv, extra in commands]
+    children: list[subprocess.Popen] = []
     forwarded: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -46,8 +46,13 @@ def run(commands: list[Command]) -> int:
             if child.poll() is None:
                 child.send_signal(signum)
 
+    # Handlers first: a signal arriving while the children start must reach them too.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
+    for argv, extra in commands:
+        if forwarded:
+            break  # asked to stop before this one started
+        children.append(subprocess.Popen(argv, env={**os.environ, **extra}))
     codes = [child.wait() for child in children]
     # A child ended by the signal we passed on stopped as asked; any other failure counts.
     failed = [code for code in codes if code and -code not in forwarded]
