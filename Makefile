@@ -65,12 +65,15 @@ $(MODELS_VENV)/.installed: scripts/requirements-models.txt
 	test -x $(MODELS_VENV)/bin/python || $(PYTHON) -m venv $(MODELS_VENV)
 	$(MODELS_VENV)/bin/pip install --quiet -r scripts/requirements-models.txt
 	$(MODELS_VENV)/bin/pip install --quiet --no-deps timm==1.0.31  # ImageNet labels only
+	$(MODELS_VENV)/bin/pip install --quiet --no-deps facenet-pytorch==2.6.0  # MTCNN weights + code
 	touch $@
 
 models: $(MODELS_VENV)/.installed $(STAMP)
 	$(MODELS_VENV)/bin/python scripts/export_efficientnet_lite0.py
 	$(MODELS_VENV)/bin/python scripts/eval_efficientnet_lite0.py
 	$(BIN)/python scripts/extract_ppocr.py
+	$(MODELS_VENV)/bin/python scripts/export_mtcnn.py
+	$(MODELS_VENV)/bin/python scripts/eval_mtcnn.py --write
 	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_superres.py --scale 2
 	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_superres.py --scale 4
 	nice -n 15 $(MODELS_VENV)/bin/python scripts/train_watermark.py

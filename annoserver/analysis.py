@@ -39,7 +39,8 @@ from annoserver.store.annotations import AnnotationStore, StoredAnnotation
 from annoserver.store.embeddings import FULL, EmbeddingRef, EmbeddingStore
 from annoserver.superres import region_image
 
-ANNOTATING_KINDS = {"classifier", "detector", "text-lines", "watermark", "recognizer"}
+ANNOTATING_KINDS = {"classifier", "detector", "text-lines", "watermark", "recognizer",
+                    "faces"}
 # Kinds whose on-demand result is a derived view: an annotation whose body is the image the
 # IIIF super-resolution service serves for the region (computed when it is fetched).
 VIEW_KINDS = {"superres"}

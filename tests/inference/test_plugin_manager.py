@@ -13,8 +13,8 @@ from tests.inference.conftest import header
 from tests.inference.onnx_factory import linear_model, write_model
 
 FAKE_DIR = Path(__file__).parent / "fake_plugins"
-BUILTIN = {"classifier", "detector", "embedding", "superres", "text-lines", "recognizer",
-           "watermark"}
+BUILTIN = {"classifier", "detector", "embedding", "faces", "superres", "text-lines",
+           "recognizer", "watermark"}
 
 
 def test_builtin_plugins_register_their_kinds(plugin_manager):
