@@ -20,6 +20,15 @@ if os.environ.get("CI"):
 pytest_plugins = ["tests.iiif.fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def _no_flask_cli_flag_leaks():
+    """Flask's CLI sets FLASK_RUN_FROM_CLI in os.environ when a test invokes a command; a
+    server process started later (the IIIF reference server) would inherit it and refuse
+    to run. Removed after every test."""
+    yield
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     if request.param == "sqlite":

@@ -105,12 +105,9 @@ def test_card_and_eval_report_the_shipped_files(meta):
     assert f"{evaluation['collages']['recall_iou50']:.2f}" in card
 
 
-def test_models_check_passes(tmp_path, monkeypatch):
+def test_models_check_passes(tmp_path):
     from annoserver.cli import main
 
-    # Flask's CLI sets FLASK_RUN_FROM_CLI in os.environ; a IIIF server process started later
-    # would inherit it and refuse to run.
-    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")
     (tmp_path / MODEL_ID).symlink_to(MODEL_DIR, target_is_directory=True)
     checked = CliRunner().invoke(main, ["models", "check", str(tmp_path)])
     assert checked.exit_code == 0, checked.output
