@@ -131,6 +131,10 @@ def test_one_worker_process_group_per_gpu(app):
         groups = poll(lambda: _dramatiq_children(worker.process.pid),
                       lambda found: len(found) == 2, 60)
         assert sorted(groups.values()) == ["0", "1"], worker.output()
+        # Stop once both have booted (Dramatiq's main process may wait on a worker process
+        # that a signal caught halfway through its boot).
+        poll(lambda: Path(worker.log).read_text(errors="replace").count(
+            "ready for action"), lambda ready: ready >= 2, 120)
         worker.process.send_signal(signal.SIGTERM)
         assert worker.process.wait(timeout=60) == 0, worker.output()
         assert not any(Path(f"/proc/{pid}").exists() for pid in groups), worker.output()
