@@ -18,7 +18,10 @@ fonts and held-out TrueType families.
 Watermark styles (``STYLES``): centred stock-photo text, tiled diagonal text, round
 institutional stamps, rectangular stamps, logos, corner marks, banners, embossed text and a
 stock-photo line grid, with varied opacity, size, position, angle, font and colour.
-``HELDOUT_STYLES`` (rectangular stamps and logos) never appear in training.
+Training also draws ``EXTRA_TRAIN_STYLES`` (oval / double-ring stamps, irregular symbols,
+stripes and hatching, multi-line notices, signatures) for variety; validation and the
+seen-styles test keep to ``TRAIN_STYLES``. ``HELDOUT_STYLES`` (rectangular stamps and logos)
+never appear in training.
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ from synth_pages import font, word
 SIZE = 224
 TRAIN_STYLES = ("centre_text", "tiled_diagonal", "round_stamp", "corner_mark", "banner",
                 "emboss", "stock_grid")
+# Training-only extra styles (variety); the validation split and the seen-styles test keep to
+# TRAIN_STYLES, so their figures stay comparable across recipes.
+EXTRA_TRAIN_STYLES = ("oval_stamp", "shape_mark", "hatch", "text_block", "signature")
 HELDOUT_STYLES = ("rect_stamp", "logo")
-STYLES = TRAIN_STYLES + HELDOUT_STYLES
+STYLES = TRAIN_STYLES + EXTRA_TRAIN_STYLES + HELDOUT_STYLES
 
 BRANDS = ("stock", "photo", "images", "archive", "library", "museum", "collection", "studio",
           "press", "pictures", "agency", "gallery", "media", "foto", "bild", "depot", "shot")
@@ -295,10 +301,208 @@ def stock_grid(rng, fonts, h, w):
     return canvas, light_or_dark(rng), "normal", rng.uniform(0.15, 0.45)
 
 
+# --- extra training-only styles: variety so the network learns "an overlay" rather than seven
+# particular styles. None is a rectangle or a regular-polygon/circle logo (the held-out styles).
+
+def _ring_text(im: Image.Image, rng, fonts, cx, cy, rx, ry, size, text) -> None:
+    """``text`` drawn glyph by glyph along an ellipse (radii rx, ry) centred at (cx, cy)."""
+    f = font(fonts[int(rng.integers(len(fonts)))], max(6, int(size)))
+    start = rng.uniform(0, 360)
+    span = min(340.0, len(text) * size * 0.75 / max(1.0, (rx + ry) / 2) * 180 / math.pi)
+    for i, ch in enumerate(text):
+        a = math.radians(start + span * i / max(1, len(text) - 1))
+        glyph = Image.new("L", (f.size * 2, f.size * 2), 0)
+        ImageDraw.Draw(glyph).text((f.size, f.size), ch, fill=255, font=f, anchor="mm")
+        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.BILINEAR)
+        im.paste(255, (int(cx + rx * math.cos(a) - f.size), int(cy + ry * math.sin(a) - f.size)),
+                 glyph)
+
+
+def oval_stamp(rng, fonts, h, w):
+    """Elliptical or double-ring stamp: ring text and/or horizontal lines of text inside."""
+    ry = rng.uniform(0.1, 0.26) * min(h, w)
+    rx = ry * rng.uniform(1.2, 2.0) if rng.random() < 0.7 else ry
+    W, H = int(2 * rx + 10), int(2 * ry + 10)
+    im = Image.new("L", (W, H), 0)
+    draw = ImageDraw.Draw(im)
+    cx, cy = W / 2, H / 2
+    lw = max(1, int(ry / 22))
+    draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), outline=255, width=lw + 1)
+    k = rng.uniform(0.6, 0.8)
+    if rng.random() < 0.7:
+        draw.ellipse((cx - rx * k, cy - ry * k, cx + rx * k, cy + ry * k), outline=255, width=lw)
+        _ring_text(im, rng, fonts, cx, cy, rx * (1 + k) / 2, ry * (1 + k) / 2,
+                   ry * (1 - k) * 0.6, (brand(rng) + " - " + word(rng)).upper())
+    n = int(rng.integers(1, 3))
+    inner = [text_layer(rng, fonts, brand(rng).upper() if j == 0 else
+                        str(int(rng.integers(1800, 2030))), ry * 0.3 / n) for j in range(n)]
+    mask = np.asarray(im, np.float32) / 255.0
+    y = cy - sum(la.shape[0] for la in inner) / 2
+    for la in inner:
+        la = fit(la, 1.4 * rx * k, ry)
+        paste(mask, la, cx, y + la.shape[0] / 2)
+        y += la.shape[0]
+    mask = ink_texture(rng, mask)
+    canvas = np.zeros((h, w), np.float32)
+    mask = fit(rotate(mask, rng.uniform(-35, 35)), 0.9 * w, 0.9 * h)
+    paste(canvas, mask, rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h)
+    return canvas, INKS[int(rng.integers(len(INKS)))], "multiply", rng.uniform(0.35, 0.95)
+
+
+def _blob(rng, s: int) -> np.ndarray:
+    """An irregular shape: a star, a smooth random blob, a crescent, an arrow or a swoosh."""
+    m = np.zeros((s, s), np.float32)
+    c, r = s / 2, s / 2 - 2
+    kind = int(rng.integers(5))
+    fill = rng.random() < 0.5
+    thick = max(1, s // 14)
+    if kind == 0:  # star
+        n = int(rng.integers(4, 9))
+        t = math.pi * np.arange(2 * n) / n
+        rad = np.where(np.arange(2 * n) % 2 == 0, r, r * rng.uniform(0.35, 0.6))
+        pts = np.stack([c + rad * np.cos(t), c + rad * np.sin(t)], 1).astype(np.int32)
+    elif kind == 1:  # blob
+        t = np.linspace(0, 2 * math.pi, 40, endpoint=False)
+        rad = r * (0.7 + 0.3 * np.convolve(np.tile(rng.uniform(-1, 1, 40), 3), np.ones(7) / 7,
+                                           "same")[40:80])
+        pts = np.stack([c + rad * np.cos(t), c + rad * np.sin(t)], 1).astype(np.int32)
+    elif kind == 2:  # crescent
+        cv2.circle(m, (int(c), int(c)), int(r), 1.0, -1)
+        cv2.circle(m, (int(c + r * 0.45), int(c - r * 0.2)), int(r * 0.85), 0.0, -1)
+        return m
+    elif kind == 3:  # arrow / chevron
+        pts = np.array([[0.1, 0.4], [0.55, 0.4], [0.55, 0.15], [0.95, 0.5], [0.55, 0.85],
+                        [0.55, 0.6], [0.1, 0.6]]) * s
+        pts = pts.astype(np.int32)
+    else:  # swoosh: thick arcs
+        for j in range(int(rng.integers(1, 4))):
+            axes = (int(r * rng.uniform(0.5, 1.0)), int(r * rng.uniform(0.2, 0.6)))
+            a0 = rng.uniform(0, 360)
+            cv2.ellipse(m, (int(c), int(c + j * thick * 2)), axes, rng.uniform(-30, 30), a0,
+                        a0 + rng.uniform(120, 250), 1.0, thick * 2)
+        return m
+    if fill:
+        cv2.fillPoly(m, [pts], 1.0)
+    else:
+        cv2.polylines(m, [pts], True, 1.0, thick)
+    return m
+
+
+def shape_mark(rng, fonts, h, w):
+    """A small or medium semi-transparent symbol anywhere, sometimes with a name beside or
+    below it, sometimes repeated."""
+    s = int(rng.uniform(0.06, 0.3) * min(h, w)) + 6
+    sym = _blob(rng, s)
+    if rng.random() < 0.5:
+        name = text_layer(rng, fonts, brand(rng), s * rng.uniform(0.3, 0.5))
+        if rng.random() < 0.5:  # beside
+            full = np.zeros((max(s, name.shape[0]), s + s // 5 + name.shape[1]), np.float32)
+            full[:s, :s] = sym
+            full[(full.shape[0] - name.shape[0]) // 2:][:name.shape[0], s + s // 5:] = name
+        else:  # below
+            full = np.zeros((s + name.shape[0] + 2, max(s, name.shape[1])), np.float32)
+            full[:s, (full.shape[1] - s) // 2:(full.shape[1] - s) // 2 + s] = sym
+            full[s + 2:, (full.shape[1] - name.shape[1]) // 2:][:, :name.shape[1]] = name
+        sym = full
+    sym = fit(rotate(sym, rng.uniform(-30, 30) if rng.random() < 0.4 else 0), 0.9 * w, 0.9 * h)
+    canvas = np.zeros((h, w), np.float32)
+    for _ in range(1 if rng.random() < 0.75 else int(rng.integers(2, 6))):
+        paste(canvas, sym, rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.2, 0.85)
+
+
+def hatch(rng, fonts, h, w):
+    """Stripes, cross-hatching or a dot screen over the image or a band, faint."""
+    canvas = np.zeros((h, w), np.float32)
+    step = int(rng.uniform(0.03, 0.12) * min(h, w)) + 3
+    lw = max(1, int(step * rng.uniform(0.1, 0.4)))
+    kind = int(rng.integers(3))
+    if kind == 2:
+        for y in range(0, h, step):
+            for x in range((y // step % 2) * step // 2, w, step):
+                cv2.circle(canvas, (x, y), max(1, lw // 2 + 1), 1.0, -1)
+    else:
+        angle = rng.uniform(0, 180)
+        d = int(math.hypot(h, w)) + 2
+        big = np.zeros((d, d), np.float32)
+        for y in range(0, d, step):
+            cv2.line(big, (0, y), (d, y), 1.0, lw)
+        if kind == 1:
+            big = np.maximum(big, big.T)
+        big = rotate(big, angle)
+        bh, bw = big.shape
+        canvas = np.ascontiguousarray(big[(bh - h) // 2:(bh - h) // 2 + h,
+                                          (bw - w) // 2:(bw - w) // 2 + w])
+    if rng.random() < 0.35:  # only a band
+        band = np.zeros_like(canvas)
+        y0 = int(rng.uniform(0, 0.7) * h)
+        band[y0:y0 + int(rng.uniform(0.15, 0.4) * h)] = 1
+        canvas *= band
+    if rng.random() < 0.4:
+        layer = fit(text_layer(rng, fonts, brand(rng), rng.uniform(0.06, 0.15) * min(h, w)),
+                    0.9 * w, 0.5 * h)
+        paste(canvas, layer, w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7))
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.1, 0.4)
+
+
+def text_block(rng, fonts, h, w):
+    """Two to four lines of copyright-notice text (aligned left, centred or right), maybe
+    underlined, shadowed or outlined, anywhere on the image."""
+    lines = [brand(rng)] + [str(rng.choice(["All rights reserved", "Licensed image",
+                                            "www." + word(rng).strip(".,;:") + ".org",
+                                            "Image " + str(int(rng.integers(1, 99999))),
+                                            "Reproduction prohibited", brand(rng)]))
+                            for _ in range(int(rng.integers(1, 4)))]
+    size = rng.uniform(0.03, 0.09) * min(h, w) * 1.3
+    layers = [text_layer(rng, fonts, t, size * (1.3 if i == 0 else 1.0)) for i, t in
+              enumerate(lines)]
+    bw = max(la.shape[1] for la in layers)
+    bh = sum(la.shape[0] for la in layers) + 2 * len(layers)
+    block = np.zeros((bh + 4, bw + 4), np.float32)
+    y, align = 2, int(rng.integers(3))
+    for la in layers:
+        x = 2 + (0 if align == 0 else (bw - la.shape[1]) // (2 if align == 1 else 1))
+        block[y:y + la.shape[0], x:x + la.shape[1]] = la
+        y += la.shape[0] + 2
+    roll = rng.random()
+    if roll < 0.2:  # outline only
+        block = np.clip(cv2.dilate(block, np.ones((3, 3), np.uint8)) - block, 0, 1)
+    elif roll < 0.35:  # drop shadow
+        block = np.maximum(block, 0.6 * np.roll(block, (2, 2), axis=(0, 1)))
+    block = fit(rotate(block, rng.uniform(-45, 45) if rng.random() < 0.4 else 0), 0.95 * w, 0.8 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, block, rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.2, 0.9)
+
+
+def signature(rng, fonts, h, w):
+    """A handwritten-like signature scribble (random smooth strokes), sometimes with a year."""
+    s = int(rng.uniform(0.15, 0.45) * min(h, w)) + 10
+    sh = max(8, int(s * rng.uniform(0.3, 0.5)))
+    m = np.zeros((sh, s), np.float32)
+    n = int(rng.integers(12, 40))
+    xs = np.cumsum(rng.uniform(0.2, 1.0, n))
+    xs = 2 + (xs - xs[0]) / (xs[-1] - xs[0] + 1e-6) * (s - 4)
+    ys = sh / 2 + np.convolve(rng.uniform(-1, 1, n + 4), np.ones(3) / 3, "valid")[:n] * sh * 0.45
+    t = np.linspace(0, n - 1, n * 8)
+    pts = np.stack([np.interp(t, np.arange(n), xs), np.interp(t, np.arange(n), ys)], 1)
+    cv2.polylines(m, [pts.astype(np.int32)], False, 1.0, max(1, s // 60), cv2.LINE_AA)
+    if rng.random() < 0.5:
+        year = text_layer(rng, fonts, str(int(rng.integers(1850, 2030))), sh * 0.4)
+        year = fit(year, s * 0.4, sh)
+        paste(m, year, s - year.shape[1] / 2 - 1, sh - year.shape[0] / 2 - 1)
+    m = fit(rotate(m, rng.uniform(-20, 20)), 0.9 * w, 0.9 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, m, rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h)
+    colour = light_or_dark(rng) if rng.random() < 0.6 else INKS[int(rng.integers(len(INKS)))]
+    return canvas, colour, "normal", rng.uniform(0.4, 1.0)
+
+
 STYLE_FUNCS: dict[str, Callable] = {
     "centre_text": centre_text, "tiled_diagonal": tiled_diagonal, "round_stamp": round_stamp,
     "rect_stamp": rect_stamp, "logo": logo, "corner_mark": corner_mark, "banner": banner,
-    "emboss": emboss, "stock_grid": stock_grid,
+    "emboss": emboss, "stock_grid": stock_grid, "oval_stamp": oval_stamp,
+    "shape_mark": shape_mark, "hatch": hatch, "text_block": text_block, "signature": signature,
 }
 
 
@@ -384,7 +588,8 @@ class BaseImages:
             self.photos = [superres_data.skimage_image(n) for n in superres_data.TRAIN_PHOTOS]
             docs = superres_data.TRAIN_DOCUMENTS
             self.hershey = tuple(f for f in superres_data.TRAIN_FONTS if f not in VAL_HERSHEY)
-            self.page_seed0, self.ttf, self.styles = 10_000, train_fonts, TRAIN_STYLES
+            self.page_seed0, self.ttf = 10_000, train_fonts
+            self.styles = TRAIN_STYLES + EXTRA_TRAIN_STYLES
         elif split == "val":
             self.photos = [val_photo(n) for n in VAL_PHOTOS]
             docs = superres_data.TRAIN_DOCUMENTS

