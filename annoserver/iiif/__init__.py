@@ -28,7 +28,13 @@ from annoserver.iiif.errors import (
 )
 from annoserver.iiif.guard import HostGuard
 from annoserver.iiif.http import fetch_bytes, fetch_json
-from annoserver.iiif.image_api import ImageService, TileSpec, info_url, parse_info
+from annoserver.iiif.image_api import (
+    ImageService,
+    TileSpec,
+    info_url,
+    parse_info,
+    thumbnail_url,
+)
 from annoserver.iiif.planner import ImageRequest, Plan, Target, plan_fetch
 from annoserver.iiif.region import Box, parse_region
 from annoserver.iiif.session import IIIFSession, Limits, make_session
@@ -38,5 +44,5 @@ __all__ = [
     "ImageRequest", "ImageService", "ImageTooLarge", "Limits", "Plan", "RegionImage", "Target",
     "TileSpec", "UndecodableImage", "UpstreamError", "UpstreamTimeout", "decode_image",
     "execute_plan", "fetch_bytes", "fetch_json", "fetch_region", "info_url", "load_service",
-    "make_session", "parse_info", "parse_region", "plan_fetch",
+    "make_session", "parse_info", "parse_region", "plan_fetch", "thumbnail_url",
 ]

@@ -103,6 +103,30 @@ class ImageService:
         return info_url(self.id)
 
 
+def thumbnail_url(service: ImageService, region: str = "full", longest: int = 200) -> str | None:
+    """One URL this service answers with the region at about ``longest`` px on its long side.
+
+    Level 2 confines the size (``!200,200``); level 1 asks for a width; level 0 has only its
+    listed whole-image sizes (the smallest one at least ``longest``). ``None`` when no single
+    request can give it: a region of a level-0 image. ``region`` is ``full`` or ``x,y,w,h``.
+    """
+    if region != "full" and not service.supports("regionByPx"):
+        return None
+    if service.supports("sizeByConfinedWh"):
+        return service.image_url(region, f"!{longest},{longest}")
+    if service.supports("sizeByW"):
+        width, height = ((service.width, service.height) if region == "full"
+                         else tuple(int(v) for v in region.split(",")[2:4]))
+        scale = min(1.0, longest / max(width, height, 1))
+        return service.image_url(region, f"{max(1, round(width * scale))},")
+    if service.sizes:
+        fitting = [size for size in service.sizes if max(size) >= longest]
+        width, height = min(fitting, key=max) if fitting else max(service.sizes, key=max)
+        return service.image_url("full", f"{width},{height}" if service.version == 3
+                                 else f"{width},")
+    return service.image_url("full", service.max_size_keyword)
+
+
 def info_url(service_id: str) -> str:
     """The ``info.json`` URL of a service id (or the URL itself when it already is one)."""
     service_id = service_id.strip()

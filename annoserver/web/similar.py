@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from annoserver.analysis import EMBEDDING_KIND
 from annoserver.errors import BadRequest, NotFound
+from annoserver.iiif import IIIFError, ImageService, load_service, thumbnail_url
 from annoserver.inference.runtime import Model
 from annoserver.similarity import IndexCache, Neighbour
 from annoserver.store.embeddings import FULL
@@ -25,7 +26,7 @@ from annoserver.web.negotiation import json_response
 blueprint = Blueprint("similar", __name__)
 DEFAULT_K, MAX_K = 20, 100
 SCOPES = ("all", "manifest")
-THUMBNAIL_SIZE = "!200,200"
+THUMBNAIL_SIDE = 200  # pixels, the longer side
 
 
 def init_app(app: Flask) -> None:
@@ -87,12 +88,29 @@ def _scope(query_manifest: str | None) -> str | None:
     return manifest or query_manifest
 
 
-def _item(hit: Neighbour) -> dict[str, Any]:
+def _services(hits: list[Neighbour]) -> dict[str, ImageService | None]:
+    """The image service of each hit (its ``info.json``, cached by the IIIF session).
+
+    Thumbnails must be URLs the service answers: a level-0 service has only its listed
+    sizes. A service that cannot be read now gets ``None`` (and the usual level-2 URL).
+    """
+    session = current_app.extensions["annoserver.iiif"]
+    services: dict[str, ImageService | None] = {}
+    for image in {hit.ref.image for hit in hits}:
+        try:
+            services[image] = load_service(image, session=session)
+        except IIIFError:
+            services[image] = None
+    return services
+
+
+def _item(hit: Neighbour, service: ImageService | None) -> dict[str, Any]:
     ref = hit.ref
     image = ref.image.removesuffix("/info.json")
+    thumbnail = (thumbnail_url(service, ref.region, THUMBNAIL_SIDE) if service is not None
+                 else f"{image}/{ref.region}/!{THUMBNAIL_SIDE},{THUMBNAIL_SIDE}/0/default.jpg")
     return {"canvas": ref.canvas, "manifest": ref.manifest, "region": ref.region,
-            "score": round(hit.score, 6), "image": image,
-            "thumbnail": f"{image}/{ref.region}/{THUMBNAIL_SIZE}/0/default.jpg"}
+            "score": round(hit.score, 6), "image": image, "thumbnail": thumbnail}
 
 
 @blueprint.get("/similar")
@@ -112,9 +130,11 @@ def similar() -> Response:
     except ValueError as error:  # a vector of another size: the store mixes model exports
         raise BadRequest(str(error)) from None
     hits = [hit for hit in hits if (hit.ref.canvas, hit.ref.region) != itself][:k]
+    services = _services(hits)
     return json_response({
         "model": {"id": model.id, "version": model.config.version},
         "query": description, "scope": "manifest" if manifest else "all", "manifest": manifest,
         "k": k, "searched": len(index.vectors.refs),
-        "items": [_item(hit) for hit in hits]}, media_type="application/json",
+        "items": [_item(hit, services[hit.ref.image]) for hit in hits]},
+        media_type="application/json",
         headers={"Cache-Control": "no-cache"})

@@ -12,6 +12,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from annoserver.app import create_app
@@ -118,7 +119,11 @@ def test_a_canvas_query_leaves_itself_out_and_scopes(client, collection):
         [i["canvas"] for i in items]
     assert len(items) == len(ORIGINALS) - 1
     first = items[0]
-    assert first["thumbnail"] == f"{first['image']}/full/!200,200/0/default.jpg"
+    # a size this (level-1) service answers, about 200 px on the longer side
+    assert first["thumbnail"].startswith(f"{first['image']}/full/")
+    thumbnail = requests.get(first["thumbnail"], timeout=10)
+    assert thumbnail.status_code == 200 and thumbnail.headers["Content-Type"] == "image/jpeg"
+    assert max(cv2.imdecode(np.frombuffer(thumbnail.content, np.uint8), 1).shape[:2]) <= 200
     assert first["image"].startswith("http://127.0.0.1:")
     # scope=manifest: the query canvas's manifest (BOOK) only
     scoped = client.get("/similar", query_string={"canvas": canvas_id("chelsea"),
@@ -295,3 +300,36 @@ def test_the_index_rejects_a_query_of_another_size():
     vectors = VectorSet([EmbeddingRef("c", None, "i")], normalized(np.ones((1, 8))), (1, 1))
     with pytest.raises(ValueError, match="8"):
         VectorIndex(vectors).search(np.ones(4), 1)
+
+
+def test_thumbnails_are_urls_the_service_answers():
+    from annoserver.iiif import ImageService, thumbnail_url
+
+    level2 = ImageService("https://x.org/i", 3, 4000, 3000, level=2)
+    assert thumbnail_url(level2, "10,20,300,400") == "https://x.org/i/10,20,300,400/!200,200/0/default.jpg"
+    level1 = ImageService("https://x.org/i", 3, 4000, 3000, level=1)
+    assert thumbnail_url(level1) == "https://x.org/i/full/200,/0/default.jpg"
+    assert thumbnail_url(level1, "0,0,100,400") == "https://x.org/i/0,0,100,400/50,/0/default.jpg"
+    listed = ImageService("https://x.org/i", 3, 4000, 3000, level=0,
+                          sizes=((100, 75), (250, 188), (1000, 750)))
+    assert thumbnail_url(listed) == "https://x.org/i/full/250,188/0/default.jpg"
+    assert thumbnail_url(listed, "0,0,10,10") is None  # no single level-0 request gives it
+    v2 = ImageService("https://x.org/i", 2, 400, 300, level=0, sizes=((100, 75),))
+    assert thumbnail_url(v2) == "https://x.org/i/full/100,/0/default.jpg"
+    bare = ImageService("https://x.org/i", 3, 400, 300, level=0)
+    assert thumbnail_url(bare) == "https://x.org/i/full/max/0/default.jpg"
+
+
+def test_level0_thumbnails_come_from_listed_sizes(app, client, write_headers, static_server):
+    """A level-0 tile set: the thumbnail is one of its sizes, and it answers 200."""
+    for version in (2, 3):
+        info = static_server.info_url(version, "tiled")
+        response = client.post("/analyze", headers=write_headers, json={
+            "image": info, "models": [MODEL], "persist": True,
+            "canvas": canvas_id(f"tiled-v{version}")})
+        assert response.status_code == 200, response.get_data(as_text=True)
+    items = client.get("/similar", query_string={"canvas": canvas_id("tiled-v2")}).get_json()[
+        "items"]
+    [other] = items
+    assert "!200,200" not in other["thumbnail"] and "/full/" in other["thumbnail"]
+    assert requests.get(other["thumbnail"], timeout=10).status_code == 200
