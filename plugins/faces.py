@@ -34,7 +34,7 @@ import numpy as np
 
 from annoserver.inference import Box, Boxes, ModelKind, hookimpl
 from annoserver.inference.ops import nms
-from annoserver.inference.preprocessing import Transform, check_image, fit
+from annoserver.inference.preprocessing import Transform, check_image, fit, opencv
 
 #: A network of the cascade: an ``[N, 3, H, W]`` float32 batch in, ``(offsets, scores)`` out.
 Net = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -55,13 +55,6 @@ class CascadeParams:
     onet: float = 0.7
     top_k: int = 100
 
-
-def _cv2():
-    # Imported on first use: the IIIF client sets OPENCV_IO_MAX_IMAGE_PIXELS before cv2 is
-    # first imported (see preprocessing._resize).
-    import cv2
-
-    return cv2
 
 
 def normalise(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -145,7 +138,7 @@ def crops(image: np.ndarray, boxes: np.ndarray, size: int, pad: np.ndarray
     ``trunc(x2)``, facenet-pytorch's 1-based convention. Returns ``[K, 3, size, size]`` and
     which boxes had any area.
     """
-    cv2 = _cv2()
+    cv2 = opencv()
     height, width = image.shape[:2]
     corners = np.trunc(boxes[:, :4]).astype(np.int64)
     corners[:, 0:2] -= 1
@@ -173,7 +166,7 @@ def _run_crops(net: Net, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def propose(image: np.ndarray, pnet: Net, params: CascadeParams) -> np.ndarray:
     """Stage 1: P-Net over the pyramid; ``[K, 5]`` squared candidates with their scores."""
-    cv2 = _cv2()
+    cv2 = opencv()
     height, width = image.shape[:2]
     found = []
     for scale in pyramid(height, width, params.min_face, params.scale_factor):

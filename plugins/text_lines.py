@@ -46,17 +46,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from annoserver.inference import Box, Boxes, ModelKind, hookimpl
-from annoserver.inference.preprocessing import Transform, check_image, fit, to_tensor
+from annoserver.inference.preprocessing import Transform, check_image, fit, opencv, to_tensor
 
 STRIDE = 32
 
-
-def _cv2():
-    # Imported on first use, not with the plugin: the IIIF client sets
-    # OPENCV_IO_MAX_IMAGE_PIXELS before cv2 is first imported (see preprocessing._resize).
-    import cv2
-
-    return cv2
 
 
 @dataclass(frozen=True)
@@ -79,7 +72,7 @@ def unclip(rect, ratio):
 
 def rect_score(prob, rect):
     """Mean probability inside a (rotated) rectangle of the map."""
-    cv2 = _cv2()
+    cv2 = opencv()
     corners = cv2.boxPoints(rect)
     height, width = prob.shape
     x0 = int(np.clip(np.floor(corners[:, 0].min()), 0, width - 1))
@@ -95,7 +88,7 @@ def rect_score(prob, rect):
 def db_regions(prob, params=DBParams()):
     """Text regions of one probability map: ``[K, 4, 2]`` corners of the unclipped rotated
     rectangles (map pixels, not clipped) and ``[K]`` scores."""
-    cv2 = _cv2()
+    cv2 = opencv()
     prob = np.asarray(prob, np.float32)
     bitmap = (prob > params.binarize).astype(np.uint8)
     if params.dilate:
@@ -230,8 +223,7 @@ def ctc_greedy(probs: np.ndarray, alphabet: tuple[str, ...]) -> list[tuple[str, 
 def line_image(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """Cut the rotated rectangle ``quad`` (4 corners) out of ``image``, straightened; turned
     upright when much taller than wide. Skewed lines stay clear of their neighbours."""
-    import cv2
-
+    cv2 = opencv()
     total, diff = quad.sum(axis=1), quad[:, 1] - quad[:, 0]
     corners = quad[[total.argmin(), diff.argmin(), total.argmax(), diff.argmax()]]  # tl tr br bl
     width = max(1, round(np.linalg.norm(corners[1] - corners[0])))
@@ -289,8 +281,7 @@ class Recognizer(ModelKind):
 
     def recognise(self, lines: list[np.ndarray]) -> list[tuple[str, float]]:
         """Read line images (RGB); lines of similar width share a session run."""
-        import cv2
-
+        cv2 = opencv()
         max_width = int(self.option("max_width", 3200))
         widths = [min(max_width, max(1, math.ceil(LINE_HEIGHT * w / h)))
                   for h, w in (line.shape[:2] for line in lines)]

@@ -44,11 +44,19 @@ def check_image(image: object) -> np.ndarray:
     return image
 
 
-def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    # Imported here, not at module level, so the IIIF client sets OPENCV_IO_MAX_IMAGE_PIXELS
-    # before cv2 is first imported.
+def opencv():  # noqa: ANN201 - the cv2 module
+    """``cv2``, imported on first use, never with the runtime or a plugin.
+
+    The IIIF client sets ``OPENCV_IO_MAX_IMAGE_PIXELS`` before cv2 is first imported, and
+    OpenCV reads it once; kinds call this rather than importing cv2 at module level.
+    """
     import cv2
 
+    return cv2
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    cv2 = opencv()
     if (image.shape[1], image.shape[0]) == (width, height):
         return image
     shrinking = width < image.shape[1] and height < image.shape[0]
