@@ -247,12 +247,14 @@ class Faces(ModelKind):
         return False
 
     def params(self) -> CascadeParams:
-        return CascadeParams(min_face=float(self.option("min_face", 20.0)),
-                             scale_factor=float(self.option("scale_factor", 0.709)),
-                             pnet=self.threshold("pnet", 0.6),
-                             rnet=self.threshold("rnet", 0.7),
-                             onet=self.threshold("min_score", 0.7),
-                             top_k=int(self.threshold("top_k", 100)))
+        default = CascadeParams()
+        return CascadeParams(min_face=float(self.option("min_face", default.min_face)),
+                             scale_factor=float(self.option("scale_factor",
+                                                            default.scale_factor)),
+                             pnet=self.threshold("pnet", default.pnet),
+                             rnet=self.threshold("rnet", default.rnet),
+                             onet=self.threshold("min_score", default.onet),
+                             top_k=int(self.threshold("top_k", default.top_k)))
 
     def _net(self, role: str | None) -> Net:
         if role is None:

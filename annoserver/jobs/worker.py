@@ -17,6 +17,7 @@ import threading
 
 import dramatiq
 from dramatiq.middleware import Middleware
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -46,8 +47,11 @@ class Upkeep(Middleware):
         """Re-send the queued units and start the upkeep thread."""
         try:
             self.broker_run = self.dispatcher.broker_run()
-        except Exception:  # noqa: BLE001 - the broker may be away; the upkeep looks again
+        except RedisError:
             log.exception("could not read the broker's run id")
+            # Unknown, so the first run id the upkeep reads counts as a restart: queued
+            # units are sent again rather than risk messages lost before it looked.
+            self.broker_run = ""
         try:
             sent = self.dispatcher.send_queued()
             log.info("worker started; %s queued unit(s) sent", sent)

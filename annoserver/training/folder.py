@@ -75,15 +75,20 @@ def to_toml(document: Mapping[str, Any], header: str = "") -> str:
     return text
 
 
+def refuse_existing(destination: Path, overwrite: bool) -> None:
+    """Raise TrainingError when ``destination`` exists and ``overwrite`` is not set."""
+    if destination.exists() and not overwrite:
+        raise TrainingError(f"{destination} exists; choose another --name, or pass "
+                            "--overwrite to replace it")
+
+
 def staging_folder(destination: Path, overwrite: bool) -> Path:
     """An empty hidden folder beside ``destination`` to write the model into.
 
     Raises:
         TrainingError: ``destination`` exists and ``overwrite`` is not set.
     """
-    if destination.exists() and not overwrite:
-        raise TrainingError(f"{destination} exists; choose another --name, or pass "
-                            "--overwrite to replace it")
+    refuse_existing(destination, overwrite)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = destination.parent / f".{destination.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

@@ -40,7 +40,6 @@ class Head:
     weight: np.ndarray  # [C, D] float32
     bias: np.ndarray  # [C] float32
     loss: float
-    steps: int
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits of raw embeddings ``x`` ``[N, D]``, computed in float32 as the graph does."""
@@ -94,12 +93,11 @@ def train_head(x: np.ndarray, y: np.ndarray, classes: int,
     smoothness = 0.5 * _spectral_norm_squared(z, settings.seed) / len(z) + settings.l2
     step = 1.0 / smoothness
     w = previous = np.zeros((z.shape[1], classes))
-    loss = float("nan")
     for t in range(1, settings.steps + 1):
         look_ahead = w + (t - 1) / (t + 2) * (w - previous)
-        loss, gradient = _loss_and_gradient(z, onehot, look_ahead, settings.l2)
+        _, gradient = _loss_and_gradient(z, onehot, look_ahead, settings.l2)
         previous, w = w, look_ahead - step * gradient
     loss = _loss_and_gradient(z, onehot, w, settings.l2)[0]
     weight = (w[:-1] / spread[:, None]).T
     bias = w[-1] - (mean / spread) @ w[:-1]
-    return Head(weight.astype(np.float32), bias.astype(np.float32), loss, settings.steps)
+    return Head(weight.astype(np.float32), bias.astype(np.float32), loss)

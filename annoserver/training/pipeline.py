@@ -92,11 +92,12 @@ def _readable(indices: np.ndarray, features: Features) -> tuple[np.ndarray, np.n
 def _check_classes(labels: list[str], y: np.ndarray, train: np.ndarray, test: np.ndarray,
                    features: Features, samples: DataSource) -> None:
     for number, label in enumerate(labels):
-        if not (y[train] == number).any() or not (y[test] == number).any():
+        in_train, in_test = (y[train] == number).any(), (y[test] == number).any()
+        if not in_train or not in_test:
             examples = "; ".join(f"{samples.samples[i].ref}: {why}"
                                  for i, why in features.failed[:3])
             raise TrainingError(f"class {label!r} has no readable sample left in the "
-                                f"{'training' if not (y[train] == number).any() else 'held-out'}"
+                                f"{'training' if not in_train else 'held-out'}"
                                 f" part ({len(features.failed)} unreadable: {examples})")
 
 
@@ -109,7 +110,7 @@ def _onnx_check(model_path: Path, backbone: Backbone, head: Head, features: Feat
     images = [features.kept[i] for i in kept]
     session = ModelSession(model_path, settings)
     graph = session.run([PROBABILITIES], backbone.feeds(images))[0]
-    rows = [features.indices.index(i) for i in kept]
+    rows = _readable(np.asarray(kept, int), features)[1]
     expected = head.probabilities(features.vectors[rows])
     diff = float(np.abs(graph - expected).max())
     same = int((graph.argmax(1) == expected.argmax(1)).sum())
@@ -276,9 +277,7 @@ def train_classifier(request: TrainingRequest, session: IIIFSession, *,
         raise TrainingError(f"--name {request.name!r} is not a model id (letters, digits, "
                             "'.', '_', '-')")
     destination = request.repository / request.name
-    if destination.exists() and not request.overwrite:  # before the work, not after it
-        raise TrainingError(f"{destination} exists; choose another --name, or pass "
-                            "--overwrite to replace it")
+    folders.refuse_existing(destination, request.overwrite)  # before the work, not after it
     run = _learn(request, session, session_settings, progress, on_samples)
     report = _report(request, run, folders.next_version(folders.previous_version(destination)))
     staging = folders.staging_folder(destination, request.overwrite)

@@ -177,6 +177,19 @@ def _plain(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_STARTS else cell
 
 
+UNLABELLED = "annotation(s) without a label or target"
+
+
+def _not_training(verdict: str | None) -> str | None:
+    """Why an annotation with this latest verdict is left out; None when it is training data."""
+    return None if verdict in TRAINING_VERDICTS else f"{verdict or 'unreviewed'} annotation(s)"
+
+
+def _reviewed_label(verdict: str | None, corrected: str | None, label: str | None) -> str:
+    """The reviewer's correction when the verdict says so, else the accepted model label."""
+    return (corrected if verdict == "corrected" else None) or label or ""
+
+
 def _export_csv(path: Path, rows: list[list[str]]) -> DataSource:
     """An ``/export?format=csv`` file: one row per annotation × body; the first body counts."""
     left_out: Counter[str] = Counter()
@@ -186,14 +199,14 @@ def _export_csv(path: Path, rows: list[list[str]]) -> DataSource:
         if cells["annotation"] in seen:
             continue
         seen.add(cells["annotation"])
-        verdict = cells.get("review") or ""
-        if verdict not in TRAINING_VERDICTS:
-            left_out[f"{verdict or 'unreviewed'} annotation(s)"] += 1
+        verdict = cells.get("review") or None
+        reason = _not_training(verdict)
+        if reason:
+            left_out[reason] += 1
             continue
-        label = (cells.get("corrected_label") if verdict == "corrected" else None) \
-            or cells.get("label") or ""
+        label = _reviewed_label(verdict, cells.get("corrected_label"), cells.get("label"))
         if not label.strip() or not cells.get("canvas"):
-            left_out["annotation(s) without a label or target"] += 1
+            left_out[UNLABELLED] += 1
             continue
         location = CanvasRegion(cells["manifest"], cells["canvas"], cells.get("xywh") or None)
         samples.append(Sample(_label(label, cells["annotation"]), location, cells["annotation"]))
@@ -209,13 +222,13 @@ def reviewed_sample(annotation: dict[str, Any]) -> Sample | str:
     """
     review = annotation.get("review")
     verdict = review.get("verdict") if isinstance(review, dict) else None
-    if verdict not in TRAINING_VERDICTS:
-        return f"{verdict or 'unreviewed'} annotation(s)"
-    label = (_corrected_label(annotation) if verdict == "corrected" else None) \
-        or _bodies(annotation)[0][0]
+    reason = _not_training(verdict)
+    if reason:
+        return reason
+    label = _reviewed_label(verdict, _corrected_label(annotation), _bodies(annotation)[0][0])
     placed, targets = _placement(annotation), index_fields(annotation).targets
     if not label.strip() or placed is None or not targets:
-        return "annotation(s) without a label or target"
+        return UNLABELLED
     manifest = targets[0][1]
     ref = str(annotation.get("id") or placed.canvas)
     # Annotations of a manifest's canvases are placed through the manifest; one made on an

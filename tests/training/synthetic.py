@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.iiif.fixtures import write_rgb
+
 CLASSES = ("checkerboard", "circles", "stripes")
 CELL = 160  # the sheet served for region tests: cells of CELL px, one row per SHEET_ROWS class
 SHEET_ROWS = ("circles", "stripes")
@@ -62,12 +64,6 @@ def draw(label: str, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.5))
     return image
-
-
-def write_rgb(path: Path, image: np.ndarray) -> Path:
-    """Write an RGB image (OpenCV writes BGR)."""
-    assert cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    return path
 
 
 def write_dataset(root: Path, per_class: int = 30, seed: int = 0) -> Path:
