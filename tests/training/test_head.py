@@ -31,8 +31,10 @@ def test_head_learns_and_is_deterministic():
     assert (first.predict(x[test]) == y[test]).mean() == 1.0
     probabilities = first.probabilities(x[test])
     assert np.allclose(probabilities.sum(axis=1), 1)
-    # The folded weights act on raw features: one affine map, as the ONNX Gemm applies it.
-    assert np.allclose(first.logits(x[:2]), x[:2] @ first.weight.T + first.bias)
+    # Standardisation is folded into one affine map on raw features (what the ONNX Gemm
+    # applies): features rescaled and shifted give the same logits on the same inputs.
+    moved = train_head(x[train] * 10 + 5, y[train], 3, HeadSettings(seed=3))
+    assert np.allclose(moved.logits(x[test] * 10 + 5), first.logits(x[test]), atol=1e-3)
 
 
 def test_split_is_stratified_and_seeded():
