@@ -13,7 +13,9 @@ Base images (``BaseImages``): scikit-image's bundled sample photographs (split b
 (``superres_data.render_page``) and in TrueType fonts (``synth_pages.render_page``, some
 with printed pictures) -- clean pages with ordinary text are negatives -- and procedural
 textures. The held-out split uses other photographs, other page seeds, held-out Hershey
-fonts and held-out TrueType families.
+fonts and held-out TrueType families. Training alone adds variety the other splits do not
+get: three photographs from scikit-learn and matplotlib (``EXTRA_TRAIN_PHOTOS``) and
+zoomed-in page crops (large clean type).
 
 Watermark styles (``STYLES``): centred stock-photo text, tiled diagonal text, round
 institutional stamps, rectangular stamps, logos, corner marks, banners, embossed text and a
@@ -550,6 +552,26 @@ VAL_TTF_FAMILY = "DejaVuSerifCondensed"
 VAL_HERSHEY = (cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
 
 
+# Training-only photographs carried by other PyPI packages (more people, buildings and colour
+# than scikit-image's mostly grey samples): (package module, file inside it, licence).
+EXTRA_TRAIN_PHOTOS = (
+    ("sklearn", "datasets/images/china.jpg", "CC BY 2.0, danielbuechele (Flickr)"),
+    ("sklearn", "datasets/images/flower.jpg", "CC BY 2.0, vultilion (Flickr)"),
+    ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "public domain (US Navy)"),
+)
+# Share of training page crops taken zoomed in (2-15 % of the page): large clean type, as in
+# headings, title pages and close-up scans, so that "big letters" alone is not a watermark.
+ZOOMED_PAGE_RATE = 0.3
+
+
+def package_photo(module: str, relative: str) -> np.ndarray:
+    """A photograph shipped inside an installed package, as uint8 RGB."""
+    import importlib
+
+    folder = Path(importlib.import_module(module).__file__).parent
+    return np.asarray(Image.open(folder / relative).convert("RGB"))
+
+
 def val_photo(name: str) -> np.ndarray:
     from skimage import data
 
@@ -586,6 +608,8 @@ class BaseImages:
         train_fonts = tuple(p for p in ttf if p not in val_fonts)
         if split == "train":
             self.photos = [superres_data.skimage_image(n) for n in superres_data.TRAIN_PHOTOS]
+            self.photos += [package_photo(m, f) for m, f, _ in EXTRA_TRAIN_PHOTOS]
+            self.zoomed_page_rate = ZOOMED_PAGE_RATE
             docs = superres_data.TRAIN_DOCUMENTS
             self.hershey = tuple(f for f in superres_data.TRAIN_FONTS if f not in VAL_HERSHEY)
             self.page_seed0, self.ttf = 10_000, train_fonts
@@ -602,6 +626,8 @@ class BaseImages:
             self.ttf, self.styles = held_fonts, HELDOUT_STYLES
         else:
             raise ValueError(split)
+        if split != "train":
+            self.zoomed_page_rate = 0.0  # validation and test keep their recipe
         self.wm_fonts = self.ttf
         self.documents = [superres_data.skimage_image(n) for n in docs]
 
@@ -641,6 +667,8 @@ class BaseImages:
             return texture(rng, s, int(s * rng.uniform(0.6, 1.6))), "texture"
         h, w = src.shape[:2]
         area = rng.uniform(0.25, 1.0) if kind == "photo" else rng.uniform(0.15, 1.0)
+        if kind == "page" and self.zoomed_page_rate and rng.random() < self.zoomed_page_rate:
+            area = math.exp(rng.uniform(math.log(0.02), math.log(0.15)))
         aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.6)))
         ch = int(min(h, math.sqrt(area * h * w / aspect)))
         cw = int(min(w, ch * aspect))

@@ -84,8 +84,11 @@ def test_card_and_eval_report_the_shipped_file(meta):
     assert report["threshold"]["min_score"] == meta["thresholds"]["min_score"]
     test = report["results"]["test"]
     assert meta["quality"]["heldout_styles_roc_auc"] == test["roc_auc"]
+    fresh = report["results"]["test_fresh"]
+    assert meta["quality"]["heldout_styles_fresh_draw_roc_auc"] == fresh["roc_auc"]
     card = (MODEL_DIR / "MODEL_CARD.md").read_text()
     assert meta["sha256"] in card and f"{test['roc_auc']:.3f}" in card
+    assert f"{fresh['roc_auc']:.3f}" in card
 
 
 def test_graph_signature(session):
