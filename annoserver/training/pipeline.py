@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 
 from annoserver.iiif import IIIFSession
-from annoserver.inference import SessionSettings
+from annoserver.inference import SessionSettings, model_folder
 from annoserver.inference.graph import file_sha256
 from annoserver.inference.repository import MODEL_ID
 from annoserver.inference.sessions import ModelSession
@@ -246,10 +246,10 @@ def _write(staging: Path, request: TrainingRequest, run: _Run, report: dict[str,
                                        session_settings)
     report["timings_s"] = {**run.timings, "total": round(time.perf_counter() - started, 3)}
     toml = _model_toml(request, bone, report, file_sha256(model_path))
-    folders.write_text(staging, {
+    model_folder.write_text(staging, {
         "labels.txt": "\n".join(run.labels) + "\n",
-        "model.toml": folders.to_toml(toml, "Written by `annoserver train classifier`; see "
-                                            "MODEL_CARD.md."),
+        "model.toml": model_folder.to_toml(toml, "Written by `annoserver train classifier`; "
+                                                 "see MODEL_CARD.md."),
         "MODEL_CARD.md": model_card(report, toml)})
     folders.write_json(staging / "eval.json", report)
     folders.check_folder(staging)
@@ -270,6 +270,7 @@ def train_classifier(request: TrainingRequest, session: IIIFSession, *,
 
     Raises:
         TrainingError: the data, names or settings cannot make a model.
+        ModelFolderExists: a model of that name is there and ``overwrite`` is not set.
         ModelConfigError: the backbone folder is broken.
     """
     started = time.perf_counter()
@@ -277,13 +278,14 @@ def train_classifier(request: TrainingRequest, session: IIIFSession, *,
         raise TrainingError(f"--name {request.name!r} is not a model id (letters, digits, "
                             "'.', '_', '-')")
     destination = request.repository / request.name
-    folders.refuse_existing(destination, request.overwrite)  # before the work, not after it
+    # Before the work, not after it.
+    model_folder.refuse_existing(destination, request.overwrite)
     run = _learn(request, session, session_settings, progress, on_samples)
     report = _report(request, run, folders.next_version(folders.previous_version(destination)))
-    staging = folders.staging_folder(destination, request.overwrite)
+    staging = model_folder.staging_folder(destination, request.overwrite)
     try:
         _write(staging, request, run, report, session_settings, started)
-        folders.move_into_place(staging, destination)
+        model_folder.move_into_place(staging, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return TrainingReport(destination, report)

@@ -7,9 +7,10 @@ import tomllib
 import numpy as np
 import pytest
 
+from annoserver.inference.model_folder import to_toml
 from annoserver.training import HeadSettings, TrainingError, train_head
 from annoserver.training.evaluation import evaluate, stratified_split, wilson_interval
-from annoserver.training.folder import next_version, to_toml
+from annoserver.training.folder import next_version
 
 
 def _blobs(seed=0, per_class=40, dimension=64, classes=3):
