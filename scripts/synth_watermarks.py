@@ -47,7 +47,9 @@ TRAIN_STYLES = ("centre_text", "tiled_diagonal", "round_stamp", "corner_mark", "
 # TRAIN_STYLES, so their figures stay comparable across recipes.
 EXTRA_TRAIN_STYLES = ("oval_stamp", "shape_mark", "hatch", "text_block", "signature")
 HELDOUT_STYLES = ("rect_stamp", "logo")
-STYLES = TRAIN_STYLES + EXTRA_TRAIN_STYLES + HELDOUT_STYLES
+# Validation-only styles: how a recipe copes with styles it never saw, without the test's.
+VAL_STYLES = ("seal", "monogram")
+STYLES = TRAIN_STYLES + EXTRA_TRAIN_STYLES + HELDOUT_STYLES + VAL_STYLES
 
 BRANDS = ("stock", "photo", "images", "archive", "library", "museum", "collection", "studio",
           "press", "pictures", "agency", "gallery", "media", "foto", "bild", "depot", "shot")
@@ -500,11 +502,84 @@ def signature(rng, fonts, h, w):
     return canvas, colour, "normal", rng.uniform(0.4, 1.0)
 
 
+# --- validation-only styles: in neither training nor the test. A recipe is chosen on how it
+# scores these *unseen* styles, so the held-out test styles never steer a decision.
+
+def seal(rng, fonts, h, w):
+    """A scalloped rosette or starburst seal, outlined or filled with its text knocked out,
+    one or two short lines of text inside."""
+    r = rng.uniform(0.1, 0.25) * min(h, w) + 6
+    side = int(2 * r) + 6
+    n = int(rng.integers(12, 33))
+    t = np.linspace(0, 2 * math.pi, 16 * n, endpoint=False)
+    wave = np.cos(n * t) if rng.random() < 0.5 else np.abs(np.cos(n * t / 2)) * 2 - 1
+    rad = r * (1 - rng.uniform(0.04, 0.14) * (0.5 + 0.5 * wave))
+    pts = np.stack([side / 2 + rad * np.cos(t), side / 2 + rad * np.sin(t)], 1).astype(np.int32)
+    m = np.zeros((side, side), np.float32)
+    filled = rng.random() < 0.4
+    if filled:
+        cv2.fillPoly(m, [pts], 1.0)
+    else:
+        cv2.polylines(m, [pts], True, 1.0, max(1, int(r / 20)))
+    lines = [word(rng).upper() or "OK" for _ in range(int(rng.integers(1, 3)))]
+    y = side / 2 - r * 0.18 * (len(lines) - 1)
+    for text in lines:
+        layer = fit(text_layer(rng, fonts, text, r * 0.32), 1.3 * r, 0.5 * r)
+        if filled:
+            lh, lw = layer.shape
+            y0, x0 = int(y - lh / 2), int(side / 2 - lw / 2)
+            m[y0:y0 + lh, x0:x0 + lw] = np.clip(m[y0:y0 + lh, x0:x0 + lw] - layer, 0, 1)
+        else:
+            paste(m, layer, side / 2, y)
+        y += r * 0.36
+    m = fit(rotate(ink_texture(rng, m), rng.uniform(-30, 30)), 0.9 * w, 0.9 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, m, rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h)
+    colour = INKS[int(rng.integers(len(INKS)))] if rng.random() < 0.5 else light_or_dark(rng)
+    return canvas, colour, "multiply" if colour in INKS else "normal", rng.uniform(0.3, 0.9)
+
+
+def monogram(rng, fonts, h, w):
+    """One to three large overlapping capitals, filled or outlined, sometimes with a small
+    name underneath."""
+    size = rng.uniform(0.15, 0.4) * min(h, w)
+    letters = [text_layer(rng, fonts, str(rng.choice(list("ABCDEFGHJKLMNPRSTVW"))), size)
+               for _ in range(int(rng.integers(1, 4)))]
+    step = int(max(la.shape[1] for la in letters) * rng.uniform(0.45, 0.75))
+    lh = max(la.shape[0] for la in letters)
+    mark = np.zeros((lh + 2, step * (len(letters) - 1) + max(la.shape[1] for la in letters) + 2),
+                    np.float32)
+    for i, la in enumerate(letters):
+        paste(mark, la, i * step + la.shape[1] / 2 + 1, lh / 2 + 1)
+    if rng.random() < 0.5:
+        mark = np.clip(cv2.dilate(mark, np.ones((3, 3), np.uint8)) - mark, 0, 1)
+    if rng.random() < 0.5:
+        name = fit(text_layer(rng, fonts, brand(rng), size * 0.25), mark.shape[1] * 1.5, size)
+        full = np.zeros((mark.shape[0] + name.shape[0] + 4, max(mark.shape[1], name.shape[1])),
+                        np.float32)
+        paste(full, mark, full.shape[1] / 2, mark.shape[0] / 2)
+        paste(full, name, full.shape[1] / 2, full.shape[0] - name.shape[0] / 2)
+        mark = full
+    mark = fit(rotate(mark, rng.uniform(-30, 30) if rng.random() < 0.4 else 0), 0.9 * w, 0.9 * h)
+    canvas = np.zeros((h, w), np.float32)
+    paste(canvas, mark, rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h)
+    return canvas, light_or_dark(rng), "normal", rng.uniform(0.2, 0.8)
+
+
+def composed(rng, fonts, h, w):
+    """A mark from the training-only grammar in ``synth_overlays`` (imported late: that module
+    builds on this one's helpers)."""
+    import synth_overlays
+
+    return synth_overlays.composed(rng, fonts, h, w)
+
+
 STYLE_FUNCS: dict[str, Callable] = {
     "centre_text": centre_text, "tiled_diagonal": tiled_diagonal, "round_stamp": round_stamp,
     "rect_stamp": rect_stamp, "logo": logo, "corner_mark": corner_mark, "banner": banner,
     "emboss": emboss, "stock_grid": stock_grid, "oval_stamp": oval_stamp,
     "shape_mark": shape_mark, "hatch": hatch, "text_block": text_block, "signature": signature,
+    "seal": seal, "monogram": monogram, "composed": composed,
 }
 
 
@@ -560,6 +635,12 @@ EXTRA_TRAIN_PHOTOS = (
     ("sklearn", "datasets/images/flower.jpg", "CC BY 2.0, vultilion on Flickr"),
     ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "public domain, US Navy"),
 )
+# Share of training watermarks drawn from the composed-overlay grammar (``synth_overlays``)
+# rather than from one of the named styles.
+COMPOSED_RATE = 0.5
+# Share of training base images that are cluttered synthetic scenes (``synth_scenes``): busy
+# man-made structure as clean content.
+SCENE_RATE = 0.15
 # Share of training page crops taken zoomed in (2-15 % of the page): large clean type, as in
 # headings, title pages and close-up scans, so that "big letters" alone is not a watermark.
 ZOOMED_PAGE_RATE = 0.3
@@ -628,6 +709,8 @@ class BaseImages:
             raise ValueError(split)
         # validation and test keep their recipe: no zoomed-in pages
         self.zoomed_page_rate = ZOOMED_PAGE_RATE if split == "train" else 0.0
+        self.composed_rate = COMPOSED_RATE if split == "train" else 0.0
+        self.scene_rate = SCENE_RATE if split == "train" else 0.0
         self.wm_fonts = self.ttf
         self.documents = [superres_data.skimage_image(n) for n in docs]
 
@@ -654,7 +737,13 @@ class BaseImages:
         return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
 
     def sample(self, rng) -> tuple[np.ndarray, str]:
-        """(uint8 RGB crop, source kind: photo | page | texture)."""
+        """(uint8 RGB crop, source kind: photo | page | texture | scene)."""
+        if self.scene_rate and rng.random() < self.scene_rate:
+            import synth_scenes
+
+            s = int(rng.integers(224, 700))
+            return synth_scenes.scene(rng, self.photos, self.ttf, s,
+                                      int(s * rng.uniform(0.6, 1.6))), "scene"
         roll = rng.random()
         if roll < 0.45:
             src, kind = self.photo(rng), "photo"
@@ -724,8 +813,11 @@ def make_pair(rng, bases: BaseImages, styles: tuple[str, ...] | None = None
               ) -> tuple[np.ndarray, np.ndarray, str, str]:
     """(clean 224x224, watermarked 224x224, style, source kind), both uint8 RGB."""
     crop, kind = bases.sample(rng)
-    styles = styles or bases.styles
-    style = str(styles[int(rng.integers(len(styles)))])
+    if styles is None and rng.random() < bases.composed_rate:
+        style = "composed"
+    else:
+        styles = styles or bases.styles
+        style = str(styles[int(rng.integers(len(styles)))])
     marked = apply_watermark(rng, crop, style, bases.wm_fonts)
     run = degrade(rng)
     return run(crop), run(marked), style, kind
