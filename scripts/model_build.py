@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import statistics
+import time
 from pathlib import Path
 
 
@@ -26,3 +28,22 @@ def package_dir(module: str, install: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"{module} is not installed: {install}")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def latency_ms(path: Path, threads: int, size: int, runs: int) -> float:
+    """Median milliseconds of one onnxruntime CPU run on a random [1, 3, size, size] image
+    with ``threads`` intra-op threads, the first five runs discarded as warm-up."""
+    import numpy as np
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
+    feed = {sess.get_inputs()[0].name: x}
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, feed)
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times[5:]), 1)

@@ -31,10 +31,8 @@ NMS IoU 0.5); also at the shipped threshold: precision and recall.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,6 +47,7 @@ sys.path.insert(0, str(HERE))
 import superres_data  # noqa: E402
 import synth_pages  # noqa: E402
 import synth_watermarks  # noqa: E402
+from model_build import latency_ms, sha256_file  # noqa: E402
 
 OUT = REPO / "onnx_models" / "illustrations"
 BUILD = REPO / "build" / "illustrations"
@@ -369,25 +368,6 @@ def onnx_run(path: Path, images: np.ndarray):
     return np.concatenate(boxes), np.concatenate(scores)
 
 
-def latency_ms(path: Path, threads: int) -> float:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).random((1, 3, SIZE, SIZE), dtype=np.float32)
-    times = []
-    for _ in range(25):
-        t = time.perf_counter()
-        sess.run(["boxes", "scores"], {"image": x})
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times[5:]), 1)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def pick_fixtures(images, truth, boxes, scores, min_score) -> dict:
     """The first held-out page whose pictures are all found (IoU >= 0.7) with no false alarm,
     and the first picture-free page with no detection: regression fixtures, not evaluation."""
@@ -645,15 +625,15 @@ def main() -> None:
         tb, ts = fused(torch.from_numpy(val_x[:4].astype(np.float32).transpose(0, 3, 1, 2) / 255))
     ob, os_ = onnx_run(model_path, val_x[:4])
     report = {
-        "model": "illustrations", "seed": SEED, "sha256": sha256(model_path),
+        "model": "illustrations", "seed": SEED, "sha256": sha256_file(model_path),
         "threshold": {"min_score": min_score, "nms_iou": NMS_IOU,
                       "chosen_on": "validation pages, best F1 at IoU 0.5"},
         "counts": {"train_pages": N_TRAIN, "val_pages": N_VAL, "test_pages": N_TEST},
         "results": results, "history": history, "fixtures": fixtures,
         "torch_onnx_max_abs_diff": {"boxes": float(np.abs(tb.numpy() - ob).max()),
                                     "scores": float(np.abs(ts.numpy() - os_).max())},
-        "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1),
-                              "2_threads": latency_ms(model_path, 2)},
+        "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1, SIZE, 25),
+                              "2_threads": latency_ms(model_path, 2, SIZE, 25)},
         "machine": platform.processor() or platform.machine(),
         "training_seconds": round(time.time() - t0),
     }

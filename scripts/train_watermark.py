@@ -46,10 +46,8 @@ clean photograph, a clean text page) for the regression test.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -62,8 +60,9 @@ sys.path.insert(0, str(HERE))
 
 import synth_watermarks as sw  # noqa: E402
 import watermark_card  # noqa: E402
+from model_build import latency_ms, sha256_file  # noqa: E402
 
-OUT = REPO / "onnx_models" / "watermark"
+OUT = watermark_card.OUT
 BUILD = REPO / "build" / "watermark"
 SEED = 0
 N_TRAIN_PAIRS = 12000
@@ -305,21 +304,6 @@ def onnx_scores(path: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate([sess.run(["score"], {"image": x})[0][:, 0] for x in batches])
 
 
-def latency_ms(path: Path, threads: int) -> float:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).random((1, 3, sw.SIZE, sw.SIZE), dtype=np.float32)
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        sess.run(["score"], {"image": x})
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times[5:]), 1)
-
-
 def metrics(labels, scores, threshold, kinds=None) -> dict:
     neg = scores[labels == 0]
     out = {"n_watermarked": int((labels == 1).sum()), "n_clean": int(len(neg)),
@@ -377,10 +361,6 @@ def pick_fixtures(images, labels, kinds, styles, scores, logit_threshold) -> dic
                 chosen[name] = f"{kinds[i]}, {styles[i]}, score {scores[i]:.2f}"
                 break
     return chosen
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def trained_net(args, splits) -> tuple[object, dict]:
@@ -460,7 +440,7 @@ def main() -> None:
             fixtures = pick_fixtures(images, labels, kinds, styles, scores, logit_threshold)
         print(name, json.dumps(results[name]), flush=True)
     report = {
-        "model": "watermark", "version": VERSION, "seed": SEED, "sha256": sha256(model_path),
+        "model": "watermark", "version": VERSION, "seed": SEED, "sha256": sha256_file(model_path),
         "threshold": {"min_score": min_score, "logit": round(logit_threshold, 4),
                       "chosen_on": f"validation split, false-positive rate <= {VAL_FPR}"},
         "platt": {"a": round(a, 5), "b": round(b, 5)},
@@ -477,8 +457,8 @@ def main() -> None:
         "results": results, "history": saved["history"], "fixtures": fixtures,
         "spot_check_clean_fixtures": spot_check(model_path, logit_threshold),
         "torch_onnx_max_abs_diff": max_diff,
-        "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1),
-                              "2_threads": latency_ms(model_path, 2)},
+        "latency_ms_batch1": {"1_thread": latency_ms(model_path, 1, sw.SIZE, 30),
+                              "2_threads": latency_ms(model_path, 2, sw.SIZE, 30)},
         "machine": platform.processor() or platform.machine(),
         "training_seconds": saved["seconds"],
     }
