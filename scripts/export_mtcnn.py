@@ -4,15 +4,12 @@
 Face DETECTION only: the recognition network facenet-pytorch also carries
 (InceptionResnetV1) is never imported, exported or shipped.
 
-Reproduce: ``make models`` (in ``.venv-models``), or by hand in a separate
-virtualenv outside the repository (never install torchvision there; pip takes the
-CPU torch wheel already on disk):
+Reproduce: ``make models``, or only this model in the model-building virtualenv (never
+install torchvision there; pip takes the CPU torch wheel already on disk):
 
-    python3 -m venv /work/venvs/mtcnn
-    /work/venvs/mtcnn/bin/pip install -r scripts/requirements-models.txt
-    /work/venvs/mtcnn/bin/pip install --no-deps facenet-pytorch==2.6.0
-    /work/venvs/mtcnn/bin/python scripts/export_mtcnn.py
-    /work/venvs/mtcnn/bin/python scripts/eval_mtcnn.py --write
+    make .venv-models/.installed   # also installs facenet-pytorch 2.6.0 without its deps
+    .venv-models/bin/python scripts/export_mtcnn.py
+    .venv-models/bin/python scripts/eval_mtcnn.py --write
 
 With torch 2.13.0, onnx 1.23.2, onnxscript 0.7.2 the three files are byte-for-byte
 reproducible (sha256s in model.toml; eval.json records every version used).

@@ -13,12 +13,11 @@ from pathlib import Path
 import superres_data as data
 
 VERSION = "1.0.0"
-PY = "/work/venvs/export/bin/python"
+PY = ".venv-models/bin/python"
 OPS = "Conv, Relu, DepthToSpace, Resize, Add, Clip"
 DATA_LICENCE = ("CC0 / public domain / BSD-3-Clause (scikit-image samples, listed below); "
                 "synthetic pages made here")
-VENV = ("/work/venvs/export/bin/pip install torch==2.13.0 onnx==1.23.2 onnxruntime==1.32.0 "
-        "numpy==2.4.6 scikit-image==0.26.0 opencv-python-headless==5.0.0.93 pillow==13.0.0")
+VENV = "make .venv-models/.installed   # scripts/requirements-models.txt; never add torchvision"
 
 
 def _fmt(value) -> str:
@@ -250,7 +249,7 @@ All images are carried by a PyPI package or rendered here (no model hub, no down
   seed {t.get('seed', '?')}, torch {t.get('torch', '?')} on 1 CPU thread: **{minutes} min**.
   L1 by step: {log_line}.
 
-Exact commands (export virtualenv outside the repository; never install torchvision there):
+Exact commands (the model-building virtualenv of `make models`):
 
 ```
 {VENV}

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Train, export and evaluate the illustration detector (``onnx_models/illustrations/``).
 
-Reproduce (the training virtualenv of ``scripts/train_watermark.py``):
+Reproduce (the model-building virtualenv, ``scripts/requirements-models.txt``):
 
-    nice -n 15 /work/venvs/train/bin/python scripts/train_illustrations.py   # ~6 min, 1 thread
-    /work/venvs/train/bin/python scripts/train_illustrations.py --card-only  # rewrite the card
+    make .venv-models/.installed
+    nice -n 15 .venv-models/bin/python scripts/train_illustrations.py   # ~6 min, 1 thread
+    .venv-models/bin/python scripts/train_illustrations.py --card-only  # rewrite the card
 
 Deterministic: seed ``SEED``, one torch thread, fixed counts; pages depend on the fonts
 ``fc-list`` reports.
@@ -457,7 +458,8 @@ shared the two cores, so the two-thread figure is not faster.
 
 Reproduce (about 6 minutes, one thread):
 
-    nice -n 15 /work/venvs/train/bin/python scripts/train_illustrations.py
+    make .venv-models/.installed
+    nice -n 15 .venv-models/bin/python scripts/train_illustrations.py
 
 Latency (onnxruntime, batch 1, 384 x 384, median): {lat1} ms with one thread, {lat2} ms
 with two, on this 2-core machine.

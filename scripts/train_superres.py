@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Train, export and evaluate the ESPCN-class super-resolution models (x2, x4).
 
-Reproduce (export virtualenv outside the repository, CPU torch, no torchvision):
+Reproduce (the model-building virtualenv, ``scripts/requirements-models.txt``):
 
-    /work/venvs/export/bin/pip install torch==2.13.0 onnx==1.23.2 onnxruntime==1.32.0 \
-        numpy==2.4.6 scikit-image==0.26.0 opencv-python-headless==5.0.0.93 pillow==13.0.0
-    /work/venvs/export/bin/python scripts/train_superres.py --scale 2   # ~11 min, 1 thread
-    /work/venvs/export/bin/python scripts/train_superres.py --scale 4   # ~7 min, 1 thread
-    /work/venvs/export/bin/python scripts/train_superres.py --scale 2 --eval   # re-evaluate
+    make .venv-models/.installed
+    .venv-models/bin/python scripts/train_superres.py --scale 2   # ~11 min, 1 thread
+    .venv-models/bin/python scripts/train_superres.py --scale 4   # ~7 min, 1 thread
+    .venv-models/bin/python scripts/train_superres.py --scale 2 --eval   # re-evaluate
 
 Training writes ``build/superres/espcn-x{s}.pt`` (weights, git-ignored), then exports and
 evaluates. ``--eval`` re-evaluates the committed ``model.onnx`` only (no torch needed for
