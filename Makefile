@@ -57,7 +57,7 @@ viewer-test: $(STAMP) $(VIEWER_STAMP) chromium
 
 test: lint pytest viewer-test
 
-# Rebuild every shipped model from its source package or by training here (about 60 minutes
+# Rebuild every shipped model from its source package or by training here (about 2 hours
 # of CPU; deterministic: the same versions give the same files, see each script), then check
 # the repository. Not part of `make test`: CI only verifies the committed files.
 MODELS_VENV := .venv-models
