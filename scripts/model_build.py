@@ -47,3 +47,9 @@ def latency_ms(path: Path, threads: int, size: int, runs: int) -> float:
         sess.run(None, feed)
         times.append((time.perf_counter() - t) * 1000)
     return round(statistics.median(times[5:]), 1)
+
+
+def latency_one_and_two_threads(path: Path, size: int, runs: int) -> dict[str, float]:
+    """The ``latency_ms_batch1`` figures of a trainer's eval.json: one and two threads."""
+    return {"1_thread": latency_ms(path, 1, size, runs),
+            "2_threads": latency_ms(path, 2, size, runs)}
