@@ -55,8 +55,13 @@ def annotation_errors(document: Any) -> list[str]:
     """The W3C MUST assertions ``document`` fails, as human messages (empty when valid)."""
     if not isinstance(document, dict):
         return ["An annotation must be a JSON object."]
-    return [message for validator, message in _assertions("annotations/annotationMusts.test")
-            if not validator.is_valid(document)]
+    # The W3C schemas let a null value through (JSON-LD reads it as "unset"); storing it would
+    # serve e.g. "motivation": null, which is neither a string nor a list.
+    nulls = [f"'{key}' must not be null: leave it out instead."
+             for key, value in document.items() if value is None]
+    return nulls + [message for validator, message
+                    in _assertions("annotations/annotationMusts.test")
+                    if not validator.is_valid(document)]
 
 
 def collection_errors(document: Any) -> list[str]:

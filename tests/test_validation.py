@@ -39,3 +39,13 @@ def test_incorrect_samples_are_refused():
 
 def test_non_object_is_refused():
     assert annotation_errors(["not", "an", "object"])
+
+
+def test_null_property_is_refused():
+    """The W3C schemas pass "motivation": null; the server would then serve a motivation that
+    is neither a string nor a list (found by the contract test's stateful fuzzing)."""
+    document = {"@context": "http://www.w3.org/ns/anno.jsonld", "id": "http://example.org/a1",
+                "type": "Annotation", "target": "http://example.org/t", "motivation": None}
+    assert annotation_errors(document) == ["'motivation' must not be null: leave it out instead."]
+    del document["motivation"]
+    assert annotation_errors(document) == []
