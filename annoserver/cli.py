@@ -195,12 +195,12 @@ def train_group() -> None:
     """Train models on your own labelled images."""
 
 
-def _backbone_folder(backbone: str) -> Path:
-    """A backbone given as a folder, or as a model id in MODELS_DIR or the shipped models."""
+def _backbone_folder(backbone: str, repository: Path) -> Path:
+    """A backbone folder, or a model id in the repository written to, MODELS_DIR or shipped."""
     from annoserver.config import SHIPPED_MODELS
 
-    for folder in (Path(backbone), Path(current_app.config["MODELS_DIR"]) / backbone,
-                   SHIPPED_MODELS / backbone):
+    for folder in (Path(backbone), repository / backbone,
+                   Path(current_app.config["MODELS_DIR"]) / backbone, SHIPPED_MODELS / backbone):
         if (folder / "model.toml").is_file():
             return folder
     raise click.BadParameter(f"no model folder or installed model {backbone!r}",
@@ -215,7 +215,9 @@ def _command_line(params: dict[str, Any], out_given: bool) -> str:
         argv += ["--out", str(params["out"])]
     for key in ("backbone", "test_size", "seed", "l2", "steps"):
         argv += [f"--{key.replace('_', '-')}", str(params[key])]
-    return shlex.join(argv + (["--overwrite"] if params["overwrite"] else []))
+    flags = [f"--{key.replace('_', '-')}" for key in ("shared_backbone", "overwrite")
+             if params[key]]
+    return shlex.join(argv + flags)
 
 
 def _echo_evaluation(evaluation: dict[str, Any]) -> None:
@@ -252,13 +254,19 @@ def _echo_evaluation(evaluation: dict[str, Any]) -> None:
               help="L2 regularisation of the head.")
 @click.option("--steps", default=300, show_default=True, type=click.IntRange(min=1),
               help="Full-batch gradient steps.")
+@click.option("--shared-backbone", is_flag=True,
+              help="Store the head alone, run on the backbone installed beside it: heads on "
+                   "one backbone then share its run on the same region. Default: one fused "
+                   "graph, a single file that needs nothing else.")
 @click.option("--overwrite", is_flag=True, help="Replace a model folder of the same name.")
 def train_classifier(data: Path, name: str, out: Path | None, backbone: str, test_size: float,
-                     seed: int, l2: float, steps: int, overwrite: bool) -> None:
+                     seed: int, l2: float, steps: int, shared_backbone: bool,
+                     overwrite: bool) -> None:
     """Train a classifier on a frozen backbone and write its model folder.
 
     Prints the held-out accuracy, per-class precision/recall and the confusion matrix; the
-    folder holds model.onnx (one fused graph), labels, model.toml, eval.json and a model card.
+    folder holds model.onnx (one fused graph, or the head alone with --shared-backbone),
+    labels, model.toml, eval.json and a model card.
     """
     from annoserver.errors import AnnoserverError
     from annoserver.training import HeadSettings, TrainingRequest
@@ -266,9 +274,9 @@ def train_classifier(data: Path, name: str, out: Path | None, backbone: str, tes
 
     params = click.get_current_context().params
     repository = out or Path(current_app.config["MODELS_DIR"])
-    request = TrainingRequest(data, name, repository, _backbone_folder(backbone), test_size,
-                              HeadSettings(l2, steps, seed), overwrite,
-                              _command_line(params, out is not None))
+    request = TrainingRequest(data, name, repository, _backbone_folder(backbone, repository),
+                              test_size, HeadSettings(l2, steps, seed), overwrite,
+                              _command_line(params, out is not None), shared_backbone)
     runtime = current_app.extensions["annoserver.runtime"]
     with ExitStack() as stack:
         bars = []

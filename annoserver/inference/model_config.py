@@ -4,6 +4,10 @@
 ``annoserver/schemas/model-config.schema.json``, checks the sha256 of ``model.onnx``, and fills
 in what the graph already says (input name, shape, size, dtype; output roles when there is a
 single output or an output named after the role). Every problem found is reported at once.
+
+A *head* (``backbone = "<id>"``) is a model.onnx that takes another model's ``embedding``
+output instead of an image: its images are preprocessed as its backbone's ``[input]`` says,
+so it is loaded with the already loaded models it may stand on (``backbones``).
 """
 
 from __future__ import annotations
@@ -94,6 +98,9 @@ class ModelConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     quality: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, GraphFile] = field(default_factory=dict)
+    #: For a head: the backbone's model id, and the input of model.onnx that takes its embedding.
+    backbone: str | None = None
+    head_input: TensorInfo | None = None
 
     @property
     def onnx_path(self) -> Path:
@@ -186,12 +193,50 @@ def _outputs(table: dict, graph: GraphInfo, kind: type[ModelKind] | None,
     return outputs
 
 
-def _batch_dim(spec: InputSpec, problems: list[str]) -> int | None:
-    fixed = spec.shape[0]
+def _batch_dim(tensor: InputSpec | TensorInfo, problems: list[str]) -> int | None:
+    fixed = tensor.shape[0]
     if fixed is not None and fixed != 1:
-        problems.append(f"input {spec.name!r}: a fixed batch dimension of {fixed} is not "
+        problems.append(f"input {tensor.name!r}: a fixed batch dimension of {fixed} is not "
                         "supported (make it dynamic or 1)")
     return fixed
+
+
+def _head_input(document: dict, graph: GraphInfo, backbones: Mapping[str, ModelConfig],
+                problems: list[str]) -> tuple[ModelConfig | None, TensorInfo | None]:
+    """A head's backbone and its one input, checked against each other.
+
+    The backbone must be installed, be the file the head was trained on, and give an
+    embedding that input takes.
+    """
+    name, pinned = document["backbone"], document["backbone_sha256"].lower()
+    if "input" in document:
+        problems.append("input: a head is fed its backbone's embedding, and images are "
+                        f"preprocessed as model {name!r} says: leave [input] out")
+    if len(graph.inputs) != 1:
+        problems.append(f"model.onnx: a head has one input (the backbone's embedding), not "
+                        f"{[i.name for i in graph.inputs]}")
+        return None, None
+    feature = graph.inputs[0]
+    base = backbones.get(name)
+    if base is None:
+        problems.append(f"backbone: no model {name!r} is installed beside this head "
+                        f"(installed: {', '.join(sorted(backbones)) or 'none'})")
+        return None, feature
+    if base.backbone is not None:
+        problems.append(f"backbone: {name!r} is itself a head; a head stands on a whole model")
+    if base.sha256 != pinned:
+        problems.append(f"backbone_sha256: the head was trained on {name!r} with sha256 "
+                        f"{pinned}, the installed one is {base.sha256}: retrain the head on "
+                        "it or install the backbone it was trained on")
+    embedding = base.outputs.get("embedding")
+    if embedding is None:
+        problems.append(f"backbone: model {name!r} has no 'embedding' output to feed a head")
+    elif (len(feature.shape) != 2 or embedding.shape[1:] != feature.shape[1:]
+          or embedding.dtype != feature.dtype):
+        problems.append(f"backbone: model {name!r} gives {embedding.dtype} "
+                        f"{list(embedding.shape)} embeddings; the head's input {feature.name!r} "
+                        f"is {feature.dtype} {list(feature.shape)}")
+    return base, feature
 
 
 def read_document(folder: Path) -> tuple[dict | None, list[str]]:
@@ -245,14 +290,15 @@ def _extra_files(folder: Path, table: dict, problems: list[str]) -> dict[str, Gr
     return files
 
 
-def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None = None
-                      ) -> ModelConfig:
+def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None = None,
+                      backbones: Mapping[str, ModelConfig] | None = None) -> ModelConfig:
     """Read and check the model folder ``folder``; the folder name becomes the model id.
 
     Args:
         folder: ``onnx_models/<id>/``.
         kinds: registered model kinds by name; when given, the kind must be one of them and
             its output roles are completed and checked.
+        backbones: the models a head may stand on, by id (those already loaded beside it).
 
     Raises:
         ModelConfigError: listing every problem found (schema, files, sha256, graph).
@@ -270,9 +316,13 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
     graph = _check_file(folder, document, problems)
     labels = _read_labels(folder, document.get("labels"), problems)
     files = _extra_files(folder, document.get("files", {}), problems)
-    spec = outputs = None
-    if graph is not None:
+    spec = outputs = base = feature = None
+    if graph is not None and "backbone" in document:
+        base, feature = _head_input(document, graph, backbones or {}, problems)
+        spec = base.input if base is not None else None
+    elif graph is not None:
         spec = _input_spec(document.get("input", {}), graph, problems)
+    if graph is not None:
         outputs = _outputs(document.get("output", {}), graph, kind, problems)
     if problems or spec is None or outputs is None:
         raise ModelConfigError(f"model {folder.name!r}: {'; '.join(problems)}", problems)
@@ -283,11 +333,13 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
         description=document.get("description", ""), source=document.get("source", ""),
         labels=labels, labels_file=document.get("labels"),
         max_batch_size=document.get("max_batch_size", 1),
-        batch_dim=_batch_dim(spec, problems),
+        batch_dim=_batch_dim(spec, problems) if base is None
+        else _batch_dim(feature, problems) or base.batch_dim,
         thresholds=MappingProxyType(document.get("thresholds", {})),
         options=MappingProxyType(document.get("options", {})),
         quality=MappingProxyType(document.get("quality", {})),
-        files=MappingProxyType(files))
+        files=MappingProxyType(files), backbone=base.id if base else None,
+        head_input=feature)
     if kind is not None:
         problems.extend(kind.check_config(config))
     if problems:

@@ -3,7 +3,8 @@
 A folder holds ``model.onnx``, ``model.toml``, optionally a labels file and ``MODEL_CARD.md``;
 its name is the model id. Adding a model is adding a folder. :func:`load_repository` refuses a
 repository with a broken model; :func:`check_repository` lists every problem instead (for
-``annoserver models check``).
+``annoserver models check``). Heads (``backbone = "<id>"``) are loaded after the whole models
+they stand on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from annoserver.inference.errors import ModelConfigError, PluginError, UnknownModel
 from annoserver.inference.graph import check_graph
 from annoserver.inference.kinds import ModelKind
-from annoserver.inference.model_config import ModelConfig, load_model_config
+from annoserver.inference.model_config import ModelConfig, load_model_config, read_document
 from annoserver.inference.plugins import get_plugin_manager, model_kinds
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -72,7 +73,7 @@ def describe_config(config: ModelConfig, all_labels: bool = False) -> dict[str, 
         "sha256": config.sha256,
         "labels": {"count": len(config.labels), "values": labels,
                    "complete": len(labels) == len(config.labels)},
-        "input": config.input.describe(),
+        "input": config.input.describe(), "backbone": config.backbone,
         "outputs": {role: info.describe() for role, info in config.outputs.items()},
         "max_batch_size": config.batch_limit, "thresholds": dict(config.thresholds),
         "options": dict(config.options), "quality": dict(config.quality),
@@ -80,9 +81,11 @@ def describe_config(config: ModelConfig, all_labels: bool = False) -> dict[str, 
 
 
 def _model_folders(path: Path) -> list[Path]:
+    """The model folders, whole models first, then heads (which need their backbone loaded)."""
     if not path.is_dir():
         raise ModelConfigError(f"model repository {str(path)!r} is not a directory")
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return sorted(folders, key=lambda folder: "backbone" in (read_document(folder)[0] or {}))
 
 
 def _default_kinds() -> dict[str, type[ModelKind]]:
@@ -104,7 +107,7 @@ def load_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | Non
     models, problems = {}, []
     for folder in _model_folders(Path(path)):
         try:
-            models[folder.name] = load_model_config(folder, kinds)
+            models[folder.name] = load_model_config(folder, kinds, models)
         except ModelConfigError as error:
             problems.extend(f"{folder.name}: {p}" for p in error.problems)
     if problems:
@@ -113,14 +116,16 @@ def load_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | Non
     return ModelRepository(Path(path), models)
 
 
-def _check_folder(folder: Path, kinds: Mapping[str, type[ModelKind]]) -> list[Problem]:
+def _check_folder(folder: Path, kinds: Mapping[str, type[ModelKind]],
+                  loaded: dict[str, ModelConfig]) -> list[Problem]:
+    """The folder's problems; a sound model joins ``loaded`` (for the heads checked later)."""
     found = []
     if not MODEL_ID.match(folder.name):
         found.append(Problem(folder.name, "the folder name is not a usable model id "
                                           "(letters, digits, '.', '_', '-')"))
     config = None
     try:
-        config = load_model_config(folder, kinds)
+        config = loaded[folder.name] = load_model_config(folder, kinds, loaded)
     except ModelConfigError as error:
         found.extend(Problem(folder.name, p) for p in error.problems)
     if (folder / "model.onnx").is_file() and not any(p.message.startswith("sha256")
@@ -148,4 +153,5 @@ def check_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | No
         return [Problem("-", error.detail)]
     if not folders:
         return [Problem("-", f"no model folders in {str(path)!r}", "warning")]
-    return [problem for folder in folders for problem in _check_folder(folder, kinds)]
+    loaded: dict[str, ModelConfig] = {}
+    return [problem for folder in folders for problem in _check_folder(folder, kinds, loaded)]

@@ -3,7 +3,9 @@
 ``Runtime(repository_path, plugin_manager, settings)`` loads the repository (graphs and
 configs only), builds each model's kinds with a lazy :class:`ModelSession`, and sends
 :meth:`Runtime.infer` calls through one :class:`DynamicBatcher` per (model, kind). Batchers
-and sessions are per process: after a fork both are rebuilt on first use.
+and sessions are per process: after a fork both are rebuilt on first use. A head (a model with
+a ``backbone``) runs on its backbone's :class:`SharedBackbone`, so heads asked for on the same
+pixels share one backbone run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pluggy
 
 from annoserver.inference.batching import DynamicBatcher
 from annoserver.inference.errors import UnknownModel, UnsupportedKind
+from annoserver.inference.heads import HeadSession, SharedBackbone
 from annoserver.inference.kinds import ModelKind
 from annoserver.inference.model_config import ModelConfig
 from annoserver.inference.plugins import get_plugin_manager, model_kinds
@@ -66,12 +69,24 @@ class RuntimeSettings:
 
 
 class Model:
-    """One installed model: its config, its session, and an instance of each kind it serves."""
+    """One installed model: its config, its session, and an instance of each kind it serves.
+
+    A head is given its ``backbone`` model, whose embeddings its session runs on; a model
+    with an embedding output keeps them for its heads (``shared``).
+    """
 
     def __init__(self, config: ModelConfig, kinds: Mapping[str, type[ModelKind]],
-                 session_settings: SessionSettings) -> None:
+                 session_settings: SessionSettings, backbone: Model | None = None) -> None:
         self.config = config
-        self.session = ModelSession(config.onnx_path, session_settings)
+        own = ModelSession(config.onnx_path, session_settings)
+        self.session: ModelSession | HeadSession = own
+        if config.backbone is not None:
+            if backbone is None or backbone.shared is None:
+                raise ValueError(f"model {config.id!r} is a head: give its backbone model")
+            self.session = HeadSession(backbone.shared, own, config.head_input.name)
+        embedding = config.outputs.get("embedding")
+        self.shared = (SharedBackbone(self.session, embedding.name)
+                       if embedding is not None and config.backbone is None else None)
         self.graphs = {role: ModelSession(file.path, session_settings)
                        for role, file in config.files.items()}
         primary = kinds[config.kind]
@@ -123,8 +138,10 @@ class Runtime:
         self.repository = (repository_path if isinstance(repository_path, ModelRepository)
                            else load_repository(repository_path, kinds=kinds))
         session_settings = settings.session_settings()
-        self._models = {config.id: Model(config, kinds, session_settings)
-                        for config in self.repository}
+        self._models: dict[str, Model] = {}
+        for config in sorted(self.repository, key=lambda c: c.backbone is not None):
+            self._models[config.id] = Model(config, kinds, session_settings,
+                                            self._models.get(config.backbone or ""))
         self._batchers: dict[tuple[str, str], DynamicBatcher] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()

@@ -31,13 +31,7 @@ def _summary(report: Mapping[str, Any], toml: Mapping[str, Any]) -> list[str]:
         f"by `annoserver train classifier` on the user's own data ({report['created']}).", "",
         f"**Held-out accuracy {heldout['accuracy']:.4f}** on {heldout['images']} images "
         f"(95 % Wilson interval {low:.3f}–{high:.3f}), macro F1 {heldout['macro_f1']:.4f}.", "",
-        f"- **file**: `model.onnx`, one graph (backbone + head), sha256 `{toml['sha256']}`",
-        f"- **input**: `{report['backbone']['input']}` as the backbone takes it "
-        f"({toml.get('input', {}).get('resize', 'stretch')} to "
-        f"{' x '.join(map(str, toml.get('input', {}).get('size', [])))})",
-        "- **outputs**: `probabilities` [N, C] (softmax of the head; what the server reads), "
-        f"`logits` [N, C], `{report['backbone']['embedding']}` "
-        f"[N, {report['backbone']['dimension']}] (the backbone's, for `/similar`)",
+        *_files(report, toml),
         f"- **kind**: `classifier`, one `tagging` annotation per image: the best class when its "
         f"score >= min_score {toml['thresholds']['min_score']} (top_k "
         f"{toml['thresholds']['top_k']}; edit `[thresholds]` in model.toml to show more)",
@@ -45,6 +39,25 @@ def _summary(report: Mapping[str, Any], toml: Mapping[str, Any]) -> list[str]:
         f"- **model version**: {report['version']}",
         f"- **license**: {toml['license']}",
     ]
+
+
+def _files(report: Mapping[str, Any], toml: Mapping[str, Any]) -> list[str]:
+    bone = report["backbone"]
+    image = (f"`{bone['input']}` as the backbone takes it ({bone['resize']} to "
+             f"{' x '.join(map(str, bone['size']))})")
+    outputs = "`probabilities` [N, C] (softmax of the head; what the server reads), `logits` [N, C]"
+    if "backbone" in toml:
+        return [f"- **file**: `model.onnx`, the head alone, sha256 `{toml['sha256']}`; it runs "
+                f"on the installed backbone `{bone['id']}` (sha256 `{bone['sha256']}`, checked "
+                "at load), whose run heads on the same region share. For one self-contained "
+                "file, train without `--shared-backbone`",
+                f"- **input**: images, {image}; the head itself takes the backbone's "
+                f"`{bone['embedding']}` [N, {bone['dimension']}]",
+                f"- **outputs**: {outputs}"]
+    return [f"- **file**: `model.onnx`, one graph (backbone + head), sha256 `{toml['sha256']}`",
+            f"- **input**: {image}",
+            f"- **outputs**: {outputs}, `{bone['embedding']}` [N, {bone['dimension']}] (the "
+            "backbone's, for `/similar`)"]
 
 
 def _data(report: Mapping[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from annoserver.inference import get_plugin_manager, load_model_config, model_kinds
+from annoserver.inference import ModelConfig, get_plugin_manager, load_model_config, model_kinds
 from annoserver.inference.errors import ModelConfigError
 from annoserver.inference.graph import check_graph
 from annoserver.training.errors import TrainingError
@@ -23,14 +23,17 @@ def write_json(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def check_folder(folder: Path) -> None:
-    """Load the folder as the server would (schema, sha256, graph, kind) and run the checker.
+def check_folder(folder: Path, backbone: ModelConfig | None = None) -> None:
+    """Load the folder as the server would (a head: on ``backbone``) and run the checker.
+
+    Checks the schema, sha256, graph and kind.
 
     Raises:
         TrainingError: listing what is wrong.
     """
     try:
-        load_model_config(folder, model_kinds(get_plugin_manager()))
+        load_model_config(folder, model_kinds(get_plugin_manager()),
+                          {backbone.id: backbone} if backbone else None)
     except ModelConfigError as error:
         raise TrainingError(f"the written model does not load: {error.detail}") from error
     problems = check_graph(folder / "model.onnx")

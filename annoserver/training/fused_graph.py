@@ -1,10 +1,14 @@
-"""One ONNX graph: the backbone up to its embedding, then the trained head (Gemm → Softmax).
+"""The trained head (Gemm → Softmax) as ONNX: fused onto its backbone, or on its own.
 
-The backbone's graph is edited, not re-exported: every output but the embedding is dropped
-with the nodes and weights only they needed (EfficientNet-Lite0's ImageNet classifier), and
-the head is appended. The graph gives ``probabilities`` (what the server reads, as the
-``classifier`` kind's ``logits`` role with activation ``none``), ``logits`` and the
-``embedding`` (so the model also serves ``/similar``). One file: the server loads nothing else.
+:func:`fuse` makes one graph: the backbone's graph is edited, not re-exported: every output
+but the embedding is dropped with the nodes and weights only they needed (EfficientNet-Lite0's
+ImageNet classifier), and the head is appended. The graph gives ``probabilities`` (what the
+server reads, as the ``classifier`` kind's ``logits`` role with activation ``none``),
+``logits`` and the ``embedding`` (so the model also serves ``/similar``). One file: the server
+loads nothing else.
+
+:func:`head_only` makes the head alone, fed the backbone's embedding: a few kilobytes that the
+server runs on the backbone it shares with every other head (``backbone`` in model.toml).
 """
 
 from __future__ import annotations
@@ -68,6 +72,44 @@ def _head_nodes(embedding: str, head: Head) -> tuple[list[onnx.NodeProto],
     return nodes, initializers
 
 
+def _finish(model: onnx.ModelProto, metadata: Mapping[str, str], what: str
+            ) -> onnx.ModelProto:
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as error:  # the checker raises several unrelated types
+        raise TrainingError(f"the {what} fails the ONNX checker: {error}") from error
+    return model
+
+
+def _outputs(batch_dim: str | int, classes: int) -> list[onnx.ValueInfoProto]:
+    return [helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch_dim, classes])
+            for name in (PROBABILITIES, LOGITS)]
+
+
+def head_only(embedding: str, dimension: int, head: Head, metadata: Mapping[str, str],
+              like: Path) -> onnx.ModelProto:
+    """The head alone: input ``embedding`` float32 [N, dimension].
+
+    The same outputs as :func:`fuse` but the embedding; the opset and IR version are those of
+    the backbone at ``like``.
+
+    Raises:
+        TrainingError: the result fails the ONNX checker.
+    """
+    backbone = onnx.load(str(like), load_external_data=False)
+    nodes, initializers = _head_nodes(embedding, head)
+    graph = helper.make_graph(
+        nodes, "trained_head",
+        [helper.make_tensor_value_info(embedding, TensorProto.FLOAT, ["N", dimension])],
+        _outputs("N", head.weight.shape[0]), initializers)
+    model = helper.make_model(graph, opset_imports=list(backbone.opset_import),
+                              ir_version=backbone.ir_version)
+    return _finish(model, metadata, "head graph")
+
+
 def fuse(backbone: Path, embedding: str, head: Head, metadata: Mapping[str, str]
          ) -> onnx.ModelProto:
     """The backbone graph at ``backbone`` with ``head`` on its ``embedding`` output.
@@ -90,17 +132,7 @@ def fuse(backbone: Path, embedding: str, head: Head, metadata: Mapping[str, str]
     graph.initializer.extend(initializers)
     batch = embedding_info.type.tensor_type.shape.dim[0]
     batch_dim = batch.dim_param or (batch.dim_value if batch.dim_value > 0 else "N")
-    classes = head.weight.shape[0]
-    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch_dim, classes])
-               for name in (PROBABILITIES, LOGITS)]
     del graph.output[:]
-    graph.output.extend([*outputs, embedding_info])
+    graph.output.extend([*_outputs(batch_dim, head.weight.shape[0]), embedding_info])
     graph.name = f"{graph.name or 'backbone'}+trained_head"
-    del model.metadata_props[:]
-    for key, value in metadata.items():
-        model.metadata_props.add(key=key, value=value)
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except Exception as error:  # the checker raises several unrelated types
-        raise TrainingError(f"the fused graph fails the ONNX checker: {error}") from error
-    return model
+    return _finish(model, metadata, "fused graph")

@@ -29,7 +29,7 @@ from annoserver.training.card import model_card
 from annoserver.training.errors import TrainingError
 from annoserver.training.evaluation import evaluate, stratified_split
 from annoserver.training.features import Backbone, Features, extract
-from annoserver.training.fused_graph import PROBABILITIES, fuse
+from annoserver.training.fused_graph import PROBABILITIES, fuse, head_only
 from annoserver.training.head import Head, HeadSettings, train_head
 from annoserver.training.pixels import PixelSource
 from annoserver.training.sources import DataSource, read_source
@@ -52,6 +52,8 @@ class TrainingRequest:
         head: how the head is trained (its seed is the split's too).
         overwrite: replace a model folder of the same name.
         command: the command line, for the card.
+        shared_backbone: write the head alone (``backbone`` in model.toml), to run on the
+            backbone other heads share, instead of one fused graph.
     """
 
     data: Path
@@ -62,6 +64,7 @@ class TrainingRequest:
     head: HeadSettings = field(default_factory=HeadSettings)
     overwrite: bool = False
     command: str = ""
+    shared_backbone: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,19 @@ def _check_classes(labels: list[str], y: np.ndarray, train: np.ndarray, test: np
 
 
 def _onnx_check(model_path: Path, backbone: Backbone, head: Head, features: Features,
-                settings: SessionSettings | None) -> dict[str, Any]:
-    """Run the exported graph on kept held-out images; compare with the head in numpy."""
+                settings: SessionSettings | None, shared: bool) -> dict[str, Any]:
+    """Run the exported graph on kept held-out images; compare with the head in numpy.
+
+    A head alone is run on their embeddings, as the server runs it.
+    """
     kept = sorted(features.kept)
     if not kept:
         return {"images": 0, "max_abs_diff_probabilities": 0.0, "same_top1": "0/0"}
     images = [features.kept[i] for i in kept]
     session = ModelSession(model_path, settings)
-    graph = session.run([PROBABILITIES], backbone.feeds(images))[0]
+    feeds = ({backbone.output_name: backbone.embed(images)} if shared
+             else backbone.feeds(images))
+    graph = session.run([PROBABILITIES], feeds)[0]
     rows = _readable(np.asarray(kept, int), features)[1]
     expected = head.probabilities(features.vectors[rows])
     diff = float(np.abs(graph - expected).max())
@@ -126,6 +134,12 @@ def _model_toml(request: TrainingRequest, backbone: Backbone, report: dict[str, 
     data, heldout = report["data"], report["heldout"]
     labels = list(data["counts"])
     bone = backbone.config
+    files: dict[str, Any] = {"input": dict(backbone.document.get("input", {})),
+                             "output": {"logits": PROBABILITIES,
+                                        "embedding": backbone.output_name}}
+    if request.shared_backbone:
+        files = {"backbone": bone.id, "backbone_sha256": bone.sha256,
+                 "output": {"logits": PROBABILITIES}}
     return {
         "kind": "classifier", "version": report["version"],
         "description": f"Trained here on the user's data: which of {len(labels)} classes "
@@ -138,8 +152,7 @@ def _model_toml(request: TrainingRequest, backbone: Backbone, report: dict[str, 
                   f"(seed {report['split']['seed']}); backbone {bone.id} {bone.version} "
                   f"(sha256 {bone.sha256}), frozen",
         "sha256": sha256, "labels": "labels.txt", "max_batch_size": bone.max_batch_size,
-        "input": dict(backbone.document.get("input", {})),
-        "output": {"logits": PROBABILITIES, "embedding": backbone.output_name},
+        **files,
         "options": {"activation": "none"},
         "thresholds": dict(THRESHOLDS),
         "quality": {"note": "Held-out split of the training data (same source); see "
@@ -222,7 +235,10 @@ def _report(request: TrainingRequest, run: _Run, version: str) -> dict[str, Any]
         "backbone": {"id": bone.config.id, "version": bone.config.version,
                      "sha256": bone.config.sha256, "license": bone.config.license,
                      "input": bone.config.input.name, "embedding": bone.output_name,
-                     "dimension": bone.dimension},
+                     "dimension": bone.dimension, "size": list(bone.config.input.size or ()),
+                     "resize": bone.config.input.resize},
+        "stored": "head only, on the shared backbone" if request.shared_backbone
+        else "one graph, backbone and head fused",
         "head": {"type": "multinomial logistic regression", "l2": request.head.l2,
                  "steps": request.head.steps,
                  "optimizer": "full-batch gradient descent with Nesterov momentum",
@@ -241,9 +257,14 @@ def _write(staging: Path, request: TrainingRequest, run: _Run, report: dict[str,
                 "annoserver.recipe": "annoserver train classifier",
                 "annoserver.seed": str(request.head.seed)}
     model_path = staging / "model.onnx"
-    onnx.save(fuse(bone.config.onnx_path, bone.output_name, run.head, metadata), str(model_path))
+    if request.shared_backbone:
+        graph = head_only(bone.output_name, bone.dimension, run.head, metadata,
+                          bone.config.onnx_path)
+    else:
+        graph = fuse(bone.config.onnx_path, bone.output_name, run.head, metadata)
+    onnx.save(graph, str(model_path))
     report["onnx_check"] = _onnx_check(model_path, bone, run.head, run.features,
-                                       session_settings)
+                                       session_settings, request.shared_backbone)
     report["timings_s"] = {**run.timings, "total": round(time.perf_counter() - started, 3)}
     toml = _model_toml(request, bone, report, file_sha256(model_path))
     model_folder.write_text(staging, {
@@ -252,7 +273,7 @@ def _write(staging: Path, request: TrainingRequest, run: _Run, report: dict[str,
                                                  "see MODEL_CARD.md."),
         "MODEL_CARD.md": model_card(report, toml)})
     folders.write_json(staging / "eval.json", report)
-    folders.check_folder(staging)
+    folders.check_folder(staging, bone.config if request.shared_backbone else None)
 
 
 def train_classifier(request: TrainingRequest, session: IIIFSession, *,
@@ -280,6 +301,10 @@ def train_classifier(request: TrainingRequest, session: IIIFSession, *,
     destination = request.repository / request.name
     # Before the work, not after it.
     model_folder.refuse_existing(destination, request.overwrite)
+    if request.shared_backbone and request.backbone.resolve().parent != \
+            request.repository.resolve():
+        raise TrainingError(f"a head stored alone runs on a backbone installed beside it: "
+                            f"{request.backbone} is not a model of {request.repository}")
     run = _learn(request, session, session_settings, progress, on_samples)
     report = _report(request, run, folders.next_version(folders.previous_version(destination)))
     staging = model_folder.staging_folder(destination, request.overwrite)

@@ -1,13 +1,35 @@
-"""``annoserver train classifier`` end to end: folder → fused model folder → /analyze."""
+"""``annoserver train classifier`` end to end: folder → model folder (fused, or the head alone
+on a shared backbone) → /analyze."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
+import tomllib
+from contextlib import contextmanager
+
+import pytest
 
 from annoserver.app import create_app
 from annoserver.cli import main
+from annoserver.config import SHIPPED_MODELS
 from tests.training.synthetic import CLASSES
+
+
+@contextmanager
+def _checked_and_served(runner, settings, models, tmp_path):
+    """``annoserver models check`` passes on ``models``; then an app serving them."""
+    checked = runner.invoke(main, ["models", "check", str(models)])
+    assert checked.exit_code == 0 and "0 error(s), 0 warning(s)" in checked.output, \
+        checked.output
+    served = create_app({**settings, "MODELS_DIR": str(models),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}"})
+    try:
+        yield served
+    finally:
+        served.extensions["annoserver.db"].dispose()
 
 
 def test_trains_checks_and_serves_a_classifier(runner, settings, dataset, training_server,
@@ -33,13 +55,7 @@ def test_trains_checks_and_serves_a_classifier(runner, settings, dataset, traini
     assert f"Held-out accuracy {reported:.4f}" in card and evaluation["command"] in card
     assert evaluation["command"].startswith("annoserver train classifier --data ")
 
-    checked = runner.invoke(main, ["models", "check", str(models)])
-    assert checked.exit_code == 0 and "0 error(s), 0 warning(s)" in checked.output, \
-        checked.output
-
-    served = create_app({**settings, "MODELS_DIR": str(models),
-                         "DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}"})
-    try:
+    with _checked_and_served(runner, settings, models, tmp_path) as served:
         client = served.test_client()
         described = client.get("/models/shapes").get_json()
         assert described["kind"] == "classifier" and "embedding" in described["kinds"]
@@ -51,8 +67,6 @@ def test_trains_checks_and_serves_a_classifier(runner, settings, dataset, traini
             assert item["body"]["value"] == label
             assert item["creator"]["name"] == "shapes"
             assert item["body"]["confidence"] >= 0.5
-    finally:
-        served.extensions["annoserver.db"].dispose()
 
 
 def test_an_existing_model_is_not_replaced_without_overwrite(runner, dataset, tmp_path):
@@ -70,3 +84,51 @@ def test_one_class_is_not_a_classifier(runner, dataset, tmp_path):
     result = runner.invoke(main, ["train", "classifier", "--data", str(data), "--name", "x",
                                   "--out", str(tmp_path / "models")])
     assert result.exit_code != 0 and "at least 2" in result.output
+
+
+def test_heads_stored_alone_share_the_backbone_and_match_the_fused_model(
+        runner, settings, dataset, training_server, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(SHIPPED_MODELS / "efficientnet-lite0", models / "efficientnet-lite0")
+    for name, extra in (("fused", []), ("head", ["--shared-backbone"]),
+                        ("head-l2", ["--shared-backbone", "--l2", "1.0"])):
+        result = runner.invoke(main, ["train", "classifier", "--data", str(dataset),
+                                      "--name", name, "--out", str(models), *extra])
+        assert result.exit_code == 0, result.output
+
+    folder = models / "head"
+    toml = tomllib.loads((folder / "model.toml").read_text())
+    backbone_sha256 = hashlib.sha256(
+        (models / "efficientnet-lite0" / "model.onnx").read_bytes()).hexdigest()
+    assert (toml["backbone"], toml["backbone_sha256"]) == ("efficientnet-lite0", backbone_sha256)
+    assert "input" not in toml and toml["output"] == {"logits": "probabilities"}
+    assert (folder / "model.onnx").stat().st_size < 50_000  # 3 x 1280 weights, no backbone
+    evaluation = json.loads((folder / "eval.json").read_text())
+    assert evaluation["onnx_check"]["same_top1"] == "8/8"
+    assert evaluation["stored"] == "head only, on the shared backbone"
+    assert evaluation["command"].endswith("--shared-backbone")
+    assert "the head alone" in (folder / "MODEL_CARD.md").read_text()
+    with _checked_and_served(runner, settings, models, tmp_path) as served:
+        client = served.test_client()
+        assert client.get("/models/head").get_json()["backbone"] == "efficientnet-lite0"
+        shared = served.extensions["annoserver.runtime"].get("efficientnet-lite0").shared
+        for label in CLASSES:
+            response = client.post("/analyze", json={
+                "image": training_server.info_url("3.0", f"new-{label}"),
+                "models": ["fused", "head", "head-l2"]})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            items = {item["creator"]["name"]: item for item in response.get_json()["items"]}
+            assert items["head"]["body"]["value"] == items["fused"]["body"]["value"] == label
+            assert items["head"]["body"]["confidence"] == pytest.approx(
+                items["fused"]["body"]["confidence"], abs=1e-4)
+            assert items["head-l2"]["body"]["value"] == label
+        # one backbone run per image for both heads; the fused graph runs its own copy
+        assert (shared.computed, shared.reused) == (len(CLASSES), len(CLASSES))
+
+
+def test_a_head_stored_alone_needs_its_backbone_beside_it(runner, dataset, tmp_path):
+    result = runner.invoke(main, ["train", "classifier", "--data", str(dataset), "--name", "x",
+                                  "--out", str(tmp_path / "models"), "--shared-backbone"])
+    assert result.exit_code != 0
+    assert "runs on a backbone installed beside it" in result.output
+    assert not (tmp_path / "models" / "x").exists()

@@ -1,0 +1,139 @@
+"""Three classifiers on one region: fused graphs (a backbone each) against heads sharing one.
+
+    python bench/heads.py [--images 60]
+
+Trains three classifiers with ``annoserver train classifier`` on the synthetic shapes of
+``tests/training/synthetic.py`` (three seeds, so three different heads), twice: fused (the
+default, one graph of backbone + head each) and ``--shared-backbone`` (the head alone, on the
+EfficientNet-Lite0 installed beside it). Then, on ``--images`` new drawings no head saw:
+
+(1) runtime: each image through the three models in turn, as ``/analyze`` runs them
+    (``Runtime.infer``, ONNX Runtime's default threads); milliseconds per image;
+(2) HTTP: ``POST /analyze`` with the three models, each image served by the IIIF reference
+    server (a separate process); requests per second (fetch, inference, annotations).
+
+Both storages must give the same labels and confidences (checked). The last line is
+``ratio: X``, the runtime time per image fused ÷ shared (3 would be no overhead at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from annoserver.app import create_app  # noqa: E402
+from annoserver.config import SHIPPED_MODELS  # noqa: E402
+from annoserver.training import HeadSettings, TrainingRequest, train_classifier  # noqa: E402
+from tests.iiif.servers import ReferenceServer  # noqa: E402
+from tests.training.synthetic import CLASSES, draw, write_dataset, write_rgb  # noqa: E402
+
+BACKBONE = "efficientnet-lite0"
+SEEDS = (0, 1, 2)
+WARM_UP = 3
+
+
+def train(app, data: Path, models: Path) -> dict[str, list[str]]:
+    """The three classifiers in both storages; their ids by storage."""
+    ids: dict[str, list[str]] = {"fused": [], "shared": []}
+    for storage in ids:
+        for seed in SEEDS:
+            name = f"{storage}-{seed}"
+            train_classifier(TrainingRequest(data, name, models, models / BACKBONE,
+                                             head=HeadSettings(seed=seed),
+                                             shared_backbone=storage == "shared"),
+                             app.extensions["annoserver.iiif"])
+            ids[storage].append(name)
+    return ids
+
+
+def runtime_ms(runtime, names: list[str], images: list[np.ndarray]) -> tuple[float, list]:
+    """Milliseconds per image for the models ``names`` in turn; the results, image by image."""
+    for image in images[:WARM_UP]:  # sessions built, caches filled, outside the timing
+        for name in names:
+            runtime.infer(name, [image])
+    measured = images[WARM_UP:]
+    results = []
+    started = time.perf_counter()
+    for image in measured:
+        results.append([runtime.infer(name, [image])[0] for name in names])
+    return 1000 * (time.perf_counter() - started) / len(measured), results
+
+
+def http_rate(client, server, names: list[str], count: int) -> float:
+    """``POST /analyze`` requests per second with the models ``names``, image by image."""
+    started = time.perf_counter()
+    for index in range(WARM_UP, count):
+        response = client.post("/analyze", json={"image": server.info_url("3.0", f"q{index}"),
+                                                 "models": names})
+        assert response.status_code == 200, response.get_data(as_text=True)
+    return (count - WARM_UP) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=60)
+    args = parser.parse_args()
+    rng = np.random.default_rng(99)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        models = tmp / "models"
+        shutil.copytree(SHIPPED_MODELS / BACKBONE, models / BACKBONE)
+        images = [draw(CLASSES[i % len(CLASSES)], rng) for i in range(args.images + WARM_UP)]
+        served = tmp / "images"
+        served.mkdir()
+        for index, image in enumerate(images):
+            write_rgb(served / f"q{index}.png", image)
+        # The runtime and HTTP phases get a fresh app each: no embedding cached in between.
+        settings = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "DATA_DIR": str(tmp),
+                    "ALLOWED_HOSTS": ["127.0.0.1"], "PUBLIC_URL": "http://bench/",
+                    "MODELS_DIR": str(models)}
+        trainer = create_app(settings)  # the repository holds only the backbone yet
+        started = time.perf_counter()
+        ids = train(trainer, write_dataset(tmp / "shapes", per_class=30, seed=0), models)
+        print(f"trained 6 classifiers in {time.perf_counter() - started:.1f} s")
+        trainer.extensions["annoserver.db"].dispose()
+
+        app = create_app(settings)
+        runtime = app.extensions["annoserver.runtime"]
+        fused_ms, fused = runtime_ms(runtime, ids["fused"], images)
+        shared_ms, shared = runtime_ms(runtime, ids["shared"], images)
+        bone = runtime.get(BACKBONE).shared
+        diff = max(abs(a[0].score - b[0].score) for fa, sa in zip(fused, shared, strict=True)
+                   for a, b in zip(fa, sa, strict=True))
+        same = all(a[0].label == b[0].label for fa, sa in zip(fused, shared, strict=True)
+                   for a, b in zip(fa, sa, strict=True))
+        app.extensions["annoserver.db"].dispose()
+        print(f"runtime, {len(images) - WARM_UP} images x 3 classifiers: fused {fused_ms:.1f} "
+              f"ms per image, shared backbone {shared_ms:.1f} ms per image; backbone rows "
+              f"computed {bone.computed}, reused {bone.reused}; same labels {same}, max "
+              f"|confidence difference| {diff:.1e}")
+        assert same and diff < 1e-4
+
+        rates = {}
+        with ReferenceServer(served, tmp) as server:
+            for storage in ("fused", "shared"):
+                app = create_app({**settings, "DATABASE_URL":
+                                  f"sqlite:///{tmp}/bench-{storage}.db"})
+                client = app.test_client()
+                for index in range(WARM_UP):
+                    client.post("/analyze", json={
+                        "image": server.info_url("3.0", f"q{index}"), "models": ids[storage]})
+                rates[storage] = http_rate(client, server, ids[storage], len(images))
+                app.extensions["annoserver.db"].dispose()
+        gain = rates["shared"] / rates["fused"]
+        print(f"POST /analyze with 3 classifiers: fused {rates['fused']:.1f} req/s, shared "
+              f"backbone {rates['shared']:.1f} req/s (ratio {gain:.2f})")
+        print(f"ratio: {fused_ms / shared_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()

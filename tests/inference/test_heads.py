@@ -1,0 +1,162 @@
+"""Heads stored without their backbone: loading, checks, results and the shared backbone run."""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import closing
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from annoserver.inference import (
+    Labels,
+    ModelConfigError,
+    Runtime,
+    RuntimeSettings,
+    check_repository,
+    load_repository,
+)
+from annoserver.inference.heads import SharedBackbone
+from annoserver.inference.sessions import ModelSession
+from tests.inference.conftest import CLASSIFIER_LABELS, header
+from tests.inference.onnx_factory import _gemm, _model, _out, pixels, write_model
+
+EMBEDDING = 4
+
+
+def head_model(weight, bias, dimension=EMBEDDING):
+    """Input ``features`` [N, dimension] → Gemm → ``logits``."""
+    nodes, inits = _gemm("logits", "features", weight, bias)
+    inputs = [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", dimension])]
+    return _model(nodes, inputs, [_out("logits", ["N", weight.shape[1]])], inits)
+
+
+def _sha256(folder):
+    return hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+
+
+def write_head(root, name, weight, bias, backbone="tiny-embedding", pinned=None, extra="",
+               dimension=EMBEDDING):
+    pinned = pinned or _sha256(root / backbone)
+    return write_model(root / name, head_model(weight, bias, dimension),
+                       header("classifier", labels="labels.txt", max_batch_size=8,
+                              backbone=backbone, backbone_sha256=pinned) + extra,
+                       labels=CLASSIFIER_LABELS)
+
+
+@pytest.fixture
+def head_weights(rng):
+    return [(rng.normal(0, 1.0, (EMBEDDING, 3)), rng.normal(0, 0.3, 3)) for _ in range(2)]
+
+
+@pytest.fixture
+def heads_repo(repo, head_weights):
+    for name, (weight, bias) in zip(("head-a", "head-b"), head_weights, strict=True):
+        write_head(repo, name, weight, bias)
+    return repo
+
+
+@pytest.fixture
+def runtime(heads_repo, plugin_manager):
+    with closing(Runtime(heads_repo, plugin_manager, RuntimeSettings(max_latency_ms=1))) as opened:
+        yield opened
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_a_head_takes_its_backbones_input_and_is_described(heads_repo, kinds):
+    repository = load_repository(heads_repo, kinds=kinds)
+    head, backbone = repository["head-a"], repository["tiny-embedding"]
+    assert head.backbone == "tiny-embedding"
+    assert head.input == backbone.input  # images are preprocessed as the backbone says
+    assert head.head_input.name == "features" and head.head_input.shape == (None, EMBEDDING)
+    described = {d["id"]: d["backbone"] for d in repository.describe()}
+    assert described["head-b"] == "tiny-embedding" and described["tiny-both"] is None
+    assert check_repository(heads_repo, kinds=kinds) == []
+
+
+def test_heads_give_the_head_of_the_raw_embedding(runtime, weights, head_weights, images):
+    we, be = weights["embedding"]
+    for name, (weight, bias) in zip(("head-a", "head-b"), head_weights, strict=True):
+        results = runtime.infer(name, images[:3])
+        for image, result in zip(images[:3], results, strict=True):
+            assert isinstance(result, Labels)
+            expected = _softmax((pixels(image) @ we + be) @ weight + bias)
+            best = int(np.argmax(expected))
+            assert result[0].label == CLASSIFIER_LABELS[best]
+            assert result[0].score == pytest.approx(expected[best], rel=1e-4)
+
+
+def test_heads_on_the_same_pixels_share_one_backbone_run(runtime, images):
+    shared = runtime.get("tiny-embedding").shared
+    runtime.infer("head-a", images[:3])
+    assert (shared.computed, shared.reused) == (3, 0)
+    runtime.infer("head-b", images[:3])
+    assert (shared.computed, shared.reused) == (3, 3)
+    runtime.infer("head-b", images[2:5])  # one seen, two new
+    assert (shared.computed, shared.reused) == (5, 4)
+
+
+def test_the_cache_forgets_the_least_recently_used(heads_repo, images):
+    session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
+    shared = SharedBackbone(session, "embedding", capacity=2)
+    feeds = [{"pixels": pixels(image).reshape(1, 3, 8, 8).astype(np.float32)}
+             for image in images[:3]]
+    first = shared.embed(feeds[0])
+    shared.embed(feeds[1])
+    shared.embed(feeds[0])  # now the most recently used
+    shared.embed(feeds[2])  # evicts feeds[1]
+    assert (shared.computed, shared.reused) == (3, 1)
+    np.testing.assert_array_equal(shared.embed(feeds[0]), first)
+    shared.embed(feeds[1])
+    assert (shared.computed, shared.reused) == (4, 2)
+
+
+def _problems(repo, kinds):
+    with pytest.raises(ModelConfigError) as caught:
+        load_repository(repo, kinds=kinds)
+    checked = [f"{p.model}: {p.message}" for p in check_repository(repo, kinds=kinds)]
+    assert set(caught.value.problems) <= set(checked)  # models check says the same
+    return " | ".join(caught.value.problems)
+
+
+def test_a_head_without_its_backbone_is_refused(repo, kinds, head_weights):
+    write_head(repo, "head-a", *head_weights[0], backbone="gone", pinned="0" * 64)
+    assert "no model 'gone' is installed beside this head" in _problems(repo, kinds)
+
+
+def test_a_head_on_another_backbone_file_is_refused(repo, kinds, head_weights):
+    write_head(repo, "head-a", *head_weights[0], pinned="ab" * 32)
+    problems = _problems(repo, kinds)
+    assert "trained on 'tiny-embedding' with sha256 " + "ab" * 32 in problems
+    assert _sha256(repo / "tiny-embedding") in problems and "retrain" in problems
+
+
+def test_a_head_that_cannot_take_the_embedding_is_refused(repo, kinds, rng):
+    write_head(repo, "head-a", rng.normal(0, 1, (5, 3)), np.zeros(3), dimension=5)
+    problems = _problems(repo, kinds)
+    assert "gives float32 [None, 4] embeddings" in problems and "[None, 5]" in problems
+
+
+def test_a_head_with_its_own_input_section_is_refused(repo, kinds, head_weights):
+    write_head(repo, "head-a", *head_weights[0], extra="[input]\nsize = [8, 8]\n")
+    assert "leave [input] out" in _problems(repo, kinds)
+
+
+def test_a_head_needs_the_pinned_backbone_digest(repo, kinds, head_weights):
+    folder = write_head(repo, "head-a", *head_weights[0])
+    toml = (folder / "model.toml").read_text()
+    (folder / "model.toml").write_text("\n".join(line for line in toml.splitlines()
+                                                 if not line.startswith("backbone_sha256")))
+    assert "'backbone_sha256' is a dependency of 'backbone'" in _problems(repo, kinds)
+
+
+def test_a_head_cannot_stand_on_a_head(heads_repo, kinds, head_weights):
+    write_head(heads_repo, "head-c", head_weights[0][0][:3, :], head_weights[0][1],
+               backbone="head-a", dimension=3)
+    problems = _problems(heads_repo, kinds)
+    assert "'head-a' is itself a head; a head stands on a whole model" in problems
