@@ -29,7 +29,7 @@ def nav_place(value: Any) -> dict[str, Any] | None:
     features = [f for f in as_list(value.get("features")) if isinstance(f, Mapping)
                 and f.get("type") == "Feature" and is_feature(f)]
     out = {**value, "features": features} if "features" in value else dict(value)
-    return out if linking.is_http(out.get("id", "http")) else None
+    return out if "id" not in out or linking.is_http(out["id"]) else None
 
 
 def fix_body(annotation: dict[str, Any]) -> None:
@@ -109,8 +109,8 @@ def selector(value: Any) -> Any:
     if kind == "ImageApiSelector":
         out = {"type": kind, **{k: str(v) for k, v in value.items()
                                 if k in ("region", "size", "rotation", "quality", "format")}}
-    if kind == "FragmentSelector" and not linking.is_http(out.get("conformsTo", "http")):
-        del out["conformsTo"]
+    if kind == "FragmentSelector" and not linking.is_http(out.get("conformsTo")):
+        out.pop("conformsTo", None)
     return out
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rfc3986_validator import validate_rfc3986
+
 from .language import language_map
 from .properties import as_list, context_strings, node_id, node_type, positive_int
 from .services import image_service_version
@@ -34,8 +36,12 @@ _MAX_NESTING = 6
 
 
 def is_http(value: Any) -> bool:
-    """Whether ``value`` is a string the v3 schema accepts as an id (``^http``)."""
-    return isinstance(value, str) and value.startswith("http")
+    """Whether ``value`` is a string the v3 schema accepts as an id: ``^http`` and a URI.
+
+    The schema's ``format: uri`` refuses a bare ``"http"``, which the pattern alone lets by.
+    """
+    return (isinstance(value, str) and value.startswith("http")
+            and validate_rfc3986(value, rule="URI") is not None)
 
 
 def rights(value: Any) -> str | None:
