@@ -19,7 +19,7 @@ from annoserver.inference.preprocessing import Transform, check_image, fit, to_t
 if TYPE_CHECKING:
     from annoserver.inference.model_config import ModelConfig
     from annoserver.inference.results import Result
-    from annoserver.inference.sessions import ModelSession
+    from annoserver.inference.sessions import ModelSession, Runner
 
 
 class ModelKind:
@@ -35,9 +35,10 @@ class ModelKind:
     outputs: ClassVar[tuple[str, ...]] = ()
     optional_outputs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: ModelConfig, session: ModelSession,
+    def __init__(self, config: ModelConfig, session: Runner,
                  graphs: Mapping[str, ModelSession] | None = None) -> None:
         self.config = config
+        #: What :meth:`run` runs model.onnx through (for a head: its backbone, then the head).
         self.session = session
         #: Sessions of the model's further graphs (``[files]`` in model.toml), by role.
         self.graphs = dict(graphs or {})

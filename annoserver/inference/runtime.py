@@ -3,9 +3,9 @@
 ``Runtime(repository_path, plugin_manager, settings)`` loads the repository (graphs and
 configs only), builds each model's kinds with a lazy :class:`ModelSession`, and sends
 :meth:`Runtime.infer` calls through one :class:`DynamicBatcher` per (model, kind). Batchers
-and sessions are per process: after a fork both are rebuilt on first use. A head (a model with
-a ``backbone``) runs on its backbone's :class:`SharedBackbone`, so heads asked for on the same
-pixels share one backbone run.
+and sessions are per process: after a fork both are rebuilt on first use. A model with an
+embedding output runs through :class:`SharedOutputs`, and a head (a model with a ``backbone``)
+on its backbone's, so the kinds and heads asked for on the same pixels share one backbone run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pluggy
 
 from annoserver.inference.batching import DynamicBatcher
 from annoserver.inference.errors import UnknownModel, UnsupportedKind
-from annoserver.inference.heads import HeadSession, SharedBackbone
+from annoserver.inference.heads import HeadSession, SharedOutputs
 from annoserver.inference.kinds import ModelKind
 from annoserver.inference.model_config import ModelConfig
 from annoserver.inference.plugins import get_plugin_manager, model_kinds
@@ -71,30 +71,32 @@ class RuntimeSettings:
 class Model:
     """One installed model: its config, its session, and an instance of each kind it serves.
 
-    A head is given its ``backbone`` model, whose embeddings its session runs on; a model
-    with an embedding output keeps them for its heads (``shared``).
+    ``session`` is the model's own ONNX file. A model with an embedding output runs its kinds
+    through ``shared`` (its recent outputs kept); a head is given its ``backbone`` model and
+    runs on that one's.
     """
 
     def __init__(self, config: ModelConfig, kinds: Mapping[str, type[ModelKind]],
                  session_settings: SessionSettings, backbone: Model | None = None) -> None:
         self.config = config
-        own = ModelSession(config.onnx_path, session_settings)
-        self.session: ModelSession | HeadSession = own
+        self.session = ModelSession(config.onnx_path, session_settings)
+        self.shared: SharedOutputs | None = None
+        runner: ModelSession | SharedOutputs | HeadSession = self.session
         if config.backbone is not None:
             if backbone is None or backbone.shared is None:
                 raise ValueError(f"model {config.id!r} is a head: give its backbone model")
-            self.session = HeadSession(backbone.shared, own, config.head_input.name)
-        embedding = config.outputs.get("embedding")
-        self.shared = (SharedBackbone(self.session, embedding.name)
-                       if embedding is not None and config.backbone is None else None)
+            runner = HeadSession(backbone.shared, self.session, config.head_input.name)
+        elif "embedding" in config.outputs:
+            runner = self.shared = SharedOutputs(
+                self.session, [info.name for info in config.outputs.values()],
+                config.outputs["embedding"].name)
         self.graphs = {role: ModelSession(file.path, session_settings)
                        for role, file in config.files.items()}
         primary = kinds[config.kind]
-        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, self.session,
-                                                                 self.graphs)}
+        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, runner, self.graphs)}
         for name, kind in sorted(kinds.items()):
             if name != config.kind and kind.serves(config):
-                self.kinds[name] = kind(config, self.session, self.graphs)
+                self.kinds[name] = kind(config, runner, self.graphs)
 
     @property
     def id(self) -> str:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -47,6 +47,15 @@ class SessionSettings:
     intra_op_threads: int = 0
     inter_op_threads: int = 0
     cuda_device_id: int = 0
+
+
+class Runner(Protocol):
+    """What a model kind runs: a :class:`ModelSession`, or a wrapper sharing a backbone's run."""
+
+    def run(self, output_names: Sequence[str], feeds: Mapping[str, np.ndarray]
+            ) -> list[np.ndarray]:
+        """The named outputs for ``feeds`` (input tensors by name)."""
+        ...
 
 
 def choose_providers(settings: SessionSettings) -> list[str]:

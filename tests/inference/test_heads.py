@@ -8,6 +8,7 @@ from contextlib import closing
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from annoserver.inference import (
     Labels,
@@ -17,7 +18,7 @@ from annoserver.inference import (
     check_repository,
     load_repository,
 )
-from annoserver.inference.heads import SharedBackbone
+from annoserver.inference.heads import SharedOutputs
 from annoserver.inference.sessions import ModelSession
 from tests.inference.conftest import CLASSIFIER_LABELS, header
 from tests.inference.onnx_factory import _gemm, _model, _out, pixels, write_model
@@ -101,19 +102,29 @@ def test_heads_on_the_same_pixels_share_one_backbone_run(runtime, images):
     assert (shared.computed, shared.reused) == (5, 4)
 
 
+def test_a_backbones_own_kinds_share_its_run_too(runtime, images):
+    shared = runtime.get("tiny-both").shared
+    labels = runtime.infer("tiny-both", images[:3])
+    vectors = runtime.infer("tiny-both", images[:3], kind="embedding")
+    assert (shared.computed, shared.reused) == (3, 3)
+    assert all(isinstance(r, Labels) for r in labels) and all(len(v) == 4 for v in vectors)
+    assert runtime.get("tiny-classifier").shared is None  # no embedding: nothing to share
+
+
 def test_the_cache_forgets_the_least_recently_used(heads_repo, images):
     session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
-    shared = SharedBackbone(session, "embedding", capacity=2)
+    shared = SharedOutputs(session, ["embedding"], "embedding", capacity=2)
     feeds = [{"pixels": pixels(image).reshape(1, 3, 8, 8).astype(np.float32)}
              for image in images[:3]]
-    first = shared.embed(feeds[0])
-    shared.embed(feeds[1])
-    shared.embed(feeds[0])  # now the most recently used
-    shared.embed(feeds[2])  # evicts feeds[1]
+    [first] = shared.run(["embedding"], feeds[0])
+    shared.run(["embedding"], feeds[1])
+    shared.run(["embedding"], feeds[0])  # now the most recently used
+    shared.run(["embedding"], feeds[2])  # evicts feeds[1]
     assert (shared.computed, shared.reused) == (3, 1)
-    np.testing.assert_array_equal(shared.embed(feeds[0]), first)
-    shared.embed(feeds[1])
+    np.testing.assert_array_equal(shared.run(["embedding"], feeds[0])[0], first)
+    shared.run(["embedding"], feeds[1])
     assert (shared.computed, shared.reused) == (4, 2)
+    np.testing.assert_array_equal(first, session.run(["embedding"], feeds[0])[0])
 
 
 def _problems(repo, kinds):
@@ -160,3 +171,13 @@ def test_a_head_cannot_stand_on_a_head(heads_repo, kinds, head_weights):
                backbone="head-a", dimension=3)
     problems = _problems(heads_repo, kinds)
     assert "'head-a' is itself a head; a head stands on a whole model" in problems
+
+
+def test_rows_of_the_same_bytes_in_other_shapes_are_not_confused(heads_repo):
+    session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
+    shared = SharedOutputs(session, ["embedding"], "embedding")
+    blank = np.full((1, 3, 8, 8), 0.5, np.float32)
+    shared.run(["embedding"], {"pixels": blank})
+    with pytest.raises(InvalidArgument, match="pixels"):  # the graph refuses the shape: it ran
+        shared.run(["embedding"], {"pixels": blank.reshape(1, 3, 4, 16)})
+    assert (shared.computed, shared.reused) == (1, 0)

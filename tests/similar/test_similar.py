@@ -151,6 +151,16 @@ def test_storing_again_replaces_and_new_vectors_show_at_once(app, client, write_
     assert after["items"][0]["canvas"] == canvas_id("coffee-copy")
 
 
+def test_storing_the_labels_and_the_vector_runs_the_backbone_once(app, client, write_headers,
+                                                                  photo_server):
+    shared = app.extensions["annoserver.runtime"].get(MODEL).shared
+    computed, reused = shared.computed, shared.reused
+    response = store(client, write_headers, photo_server, "coffee")
+    assert response.get_json()["items"]  # the labels, from the run that gave the vector
+    assert stored_rows(app) == 1
+    assert (shared.computed - computed, shared.reused - reused) == (1, 1)
+
+
 def test_a_region_vector_is_kept_apart_from_the_canvas_vector(app, client, write_headers,
                                                               collection):
     store(client, write_headers, collection, "page", region="0,0,500,700")
