@@ -287,4 +287,6 @@ def _result_key(model: Model, service_id: str, region: Box, request: AnalysisReq
              str(canvas.height if canvas else ""), request.manifest or ""]
     if canvas and canvas.painted:
         parts.append(",".join(f"{v:g}" for v in canvas.painted))
+    if model.config.backbone_sha256:  # a head's results depend on its backbone's file too
+        parts.append(model.config.backbone_sha256)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -1,10 +1,12 @@
 """The plugin interface: a model kind with a Triton-like lifecycle.
 
-A kind is built once per model with its :class:`ModelConfig` and its (lazy, per-process)
-:class:`ModelSession`. :meth:`ModelKind.infer` runs a batch: :meth:`preprocess` stacks the
-images into input tensors and records how each was resized, the session runs once (or once
-per image when the batch cannot be stacked), and :meth:`postprocess` turns the outputs, keyed
-by role, into one result per image in that image's pixel coordinates.
+A kind is built once per model with its :class:`ModelConfig` and what runs its graph: its
+(lazy, per-process) :class:`ModelSession`, or a :class:`~annoserver.inference.sessions.Runner`
+around it that shares a backbone's work (:mod:`annoserver.inference.heads`).
+:meth:`ModelKind.infer` runs a batch: :meth:`preprocess` stacks the images into input tensors
+and records how each was resized, the session runs once (or once per image when the batch
+cannot be stacked), and :meth:`postprocess` turns the outputs, keyed by role, into one result
+per image in that image's pixel coordinates.
 """
 
 from __future__ import annotations

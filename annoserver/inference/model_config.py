@@ -98,8 +98,10 @@ class ModelConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     quality: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, GraphFile] = field(default_factory=dict)
-    #: For a head: the backbone's model id, and the input of model.onnx that takes its embedding.
+    #: For a head: the backbone's model id and sha256, and the input of model.onnx that takes
+    #: its embedding.
     backbone: str | None = None
+    backbone_sha256: str | None = None
     head_input: TensorInfo | None = None
 
     @property
@@ -201,7 +203,7 @@ def _batch_dim(tensor: InputSpec | TensorInfo, problems: list[str]) -> int | Non
     return fixed
 
 
-def _head_input(document: dict, graph: GraphInfo, backbones: Mapping[str, ModelConfig],
+def _head_input(document: dict, graph: GraphInfo, backbones: Mapping[str, ModelConfig | str],
                 problems: list[str]) -> tuple[ModelConfig | None, TensorInfo | None]:
     """A head's backbone and its one input, checked against each other.
 
@@ -218,9 +220,13 @@ def _head_input(document: dict, graph: GraphInfo, backbones: Mapping[str, ModelC
         return None, None
     feature = graph.inputs[0]
     base = backbones.get(name)
+    if isinstance(base, str):
+        problems.append(f"backbone: model {name!r} {base}")
+        return None, feature
     if base is None:
+        installed = sorted(k for k, v in backbones.items() if not isinstance(v, str))
         problems.append(f"backbone: no model {name!r} is installed beside this head "
-                        f"(installed: {', '.join(sorted(backbones)) or 'none'})")
+                        f"(installed: {', '.join(installed) or 'none'})")
         return None, feature
     if base.backbone is not None:
         problems.append(f"backbone: {name!r} is itself a head; a head stands on a whole model")
@@ -291,14 +297,15 @@ def _extra_files(folder: Path, table: dict, problems: list[str]) -> dict[str, Gr
 
 
 def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None = None,
-                      backbones: Mapping[str, ModelConfig] | None = None) -> ModelConfig:
+                      backbones: Mapping[str, ModelConfig | str] | None = None) -> ModelConfig:
     """Read and check the model folder ``folder``; the folder name becomes the model id.
 
     Args:
         folder: ``onnx_models/<id>/``.
         kinds: registered model kinds by name; when given, the kind must be one of them and
             its output roles are completed and checked.
-        backbones: the models a head may stand on, by id (those already loaded beside it).
+        backbones: the models beside this one, by id: a config a head may stand on, or the
+            reason it cannot (it is a head itself, it did not load).
 
     Raises:
         ModelConfigError: listing every problem found (schema, files, sha256, graph).
@@ -332,14 +339,16 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
         sha256=document["sha256"].lower(), input=spec, outputs=MappingProxyType(outputs),
         description=document.get("description", ""), source=document.get("source", ""),
         labels=labels, labels_file=document.get("labels"),
-        max_batch_size=document.get("max_batch_size", 1),
+        # a head's batches run through its backbone too
+        max_batch_size=min(document.get("max_batch_size", 1),
+                           base.batch_limit if base else document.get("max_batch_size", 1)),
         batch_dim=_batch_dim(spec, problems) if base is None
         else _batch_dim(feature, problems) or base.batch_dim,
         thresholds=MappingProxyType(document.get("thresholds", {})),
         options=MappingProxyType(document.get("options", {})),
         quality=MappingProxyType(document.get("quality", {})),
         files=MappingProxyType(files), backbone=base.id if base else None,
-        head_input=feature)
+        backbone_sha256=base.sha256 if base else None, head_input=feature)
     if kind is not None:
         problems.extend(kind.check_config(config))
     if problems:

@@ -23,6 +23,8 @@ from annoserver.inference.plugins import get_plugin_manager, model_kinds
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LABELS_SHOWN = 10
+IS_HEAD = "is itself a head; a head stands on a whole model"
+DID_NOT_LOAD = "did not load (see its own problems)"
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,17 @@ def describe_config(config: ModelConfig, all_labels: bool = False) -> dict[str, 
     }
 
 
-def _model_folders(path: Path) -> list[Path]:
-    """The model folders, whole models first, then heads (which need their backbone loaded)."""
+def _model_folders(path: Path) -> tuple[list[Path], dict[str, ModelConfig | str]]:
+    """The model folders, whole models first, then heads, and what heads may stand on so far.
+
+    Heads come last because they need their backbone loaded; the mapping starts with every
+    head and the reason a head cannot stand on it.
+    """
     if not path.is_dir():
         raise ModelConfigError(f"model repository {str(path)!r} is not a directory")
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    return sorted(folders, key=lambda folder: "backbone" in (read_document(folder)[0] or {}))
+    heads = {f.name for f in folders if "backbone" in (read_document(f)[0] or {})}
+    return sorted(folders, key=lambda f: f.name in heads), dict.fromkeys(heads, IS_HEAD)
 
 
 def _default_kinds() -> dict[str, type[ModelKind]]:
@@ -105,11 +112,13 @@ def load_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | Non
     """
     kinds = _default_kinds() if kinds is None else kinds
     models, problems = {}, []
-    for folder in _model_folders(Path(path)):
+    folders, available = _model_folders(Path(path))
+    for folder in folders:
         try:
-            models[folder.name] = load_model_config(folder, kinds, models)
+            models[folder.name] = load_model_config(folder, kinds, available)
         except ModelConfigError as error:
             problems.extend(f"{folder.name}: {p}" for p in error.problems)
+        available.setdefault(folder.name, models.get(folder.name, DID_NOT_LOAD))
     if problems:
         raise ModelConfigError(f"model repository {str(path)!r} has problems: "
                                + "; ".join(problems), problems)
@@ -117,15 +126,15 @@ def load_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | Non
 
 
 def _check_folder(folder: Path, kinds: Mapping[str, type[ModelKind]],
-                  loaded: dict[str, ModelConfig]) -> list[Problem]:
-    """The folder's problems; a sound model joins ``loaded`` (for the heads checked later)."""
+                  available: dict[str, ModelConfig | str]) -> list[Problem]:
+    """The folder's problems; a whole model joins ``available`` (for the heads after it)."""
     found = []
     if not MODEL_ID.match(folder.name):
         found.append(Problem(folder.name, "the folder name is not a usable model id "
                                           "(letters, digits, '.', '_', '-')"))
     config = None
     try:
-        config = loaded[folder.name] = load_model_config(folder, kinds, loaded)
+        config = load_model_config(folder, kinds, available)
     except ModelConfigError as error:
         found.extend(Problem(folder.name, p) for p in error.problems)
     if (folder / "model.onnx").is_file() and not any(p.message.startswith("sha256")
@@ -136,6 +145,7 @@ def _check_folder(folder: Path, kinds: Mapping[str, type[ModelKind]],
                      for p in check_graph(file.path))
     if not (folder / "MODEL_CARD.md").is_file():
         found.append(Problem(folder.name, "MODEL_CARD.md is missing", "warning"))
+    available.setdefault(folder.name, config or DID_NOT_LOAD)
     return found
 
 
@@ -148,10 +158,9 @@ def check_repository(path: str | Path, kinds: Mapping[str, type[ModelKind]] | No
     """
     try:
         kinds = _default_kinds() if kinds is None else kinds
-        folders = _model_folders(Path(path))
+        folders, available = _model_folders(Path(path))
     except (ModelConfigError, PluginError) as error:
         return [Problem("-", error.detail)]
     if not folders:
         return [Problem("-", f"no model folders in {str(path)!r}", "warning")]
-    loaded: dict[str, ModelConfig] = {}
-    return [problem for folder in folders for problem in _check_folder(folder, kinds, loaded)]
+    return [problem for folder in folders for problem in _check_folder(folder, kinds, available)]

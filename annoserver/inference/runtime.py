@@ -23,14 +23,14 @@ import pluggy
 
 from annoserver.inference.batching import DynamicBatcher
 from annoserver.inference.errors import UnknownModel, UnsupportedKind
-from annoserver.inference.heads import HeadSession, SharedOutputs
+from annoserver.inference.heads import HeadSession, SharedOutputs, rows_can_be_kept
 from annoserver.inference.kinds import ModelKind
 from annoserver.inference.model_config import ModelConfig
 from annoserver.inference.plugins import get_plugin_manager, model_kinds
 from annoserver.inference.preprocessing import check_image
 from annoserver.inference.repository import ModelRepository, describe_config, load_repository
 from annoserver.inference.results import Result
-from annoserver.inference.sessions import ModelSession, SessionSettings
+from annoserver.inference.sessions import ModelSession, Runner, SessionSettings
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ class RuntimeSettings:
 class Model:
     """One installed model: its config, its session, and an instance of each kind it serves.
 
-    ``session`` is the model's own ONNX file. A model with an embedding output runs its kinds
-    through ``shared`` (its recent outputs kept); a head is given its ``backbone`` model and
-    runs on that one's.
+    ``session`` is the model's own ONNX file; ``runner`` is what its kinds run. A model with an
+    embedding output runs them through ``shared`` (its recent outputs kept) when its graph
+    gives one row per image; a head is given its ``backbone`` model and runs on that one's.
     """
 
     def __init__(self, config: ModelConfig, kinds: Mapping[str, type[ModelKind]],
@@ -81,22 +81,25 @@ class Model:
         self.config = config
         self.session = ModelSession(config.onnx_path, session_settings)
         self.shared: SharedOutputs | None = None
-        runner: ModelSession | SharedOutputs | HeadSession = self.session
+        self.runner: Runner = self.session
         if config.backbone is not None:
-            if backbone is None or backbone.shared is None:
+            if backbone is None:
                 raise ValueError(f"model {config.id!r} is a head: give its backbone model")
-            runner = HeadSession(backbone.shared, self.session, config.head_input.name)
-        elif "embedding" in config.outputs:
-            runner = self.shared = SharedOutputs(
+            self.runner = HeadSession(backbone.runner, backbone.config.outputs["embedding"].name,
+                                      self.session, config.head_input.name)
+        elif "embedding" in config.outputs and rows_can_be_kept(config.batch_dim,
+                                                                list(config.outputs.values())):
+            self.runner = self.shared = SharedOutputs(
                 self.session, [info.name for info in config.outputs.values()],
                 config.outputs["embedding"].name)
         self.graphs = {role: ModelSession(file.path, session_settings)
                        for role, file in config.files.items()}
         primary = kinds[config.kind]
-        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, runner, self.graphs)}
+        self.kinds: dict[str, ModelKind] = {config.kind: primary(config, self.runner,
+                                                                 self.graphs)}
         for name, kind in sorted(kinds.items()):
             if name != config.kind and kind.serves(config):
-                self.kinds[name] = kind(config, runner, self.graphs)
+                self.kinds[name] = kind(config, self.runner, self.graphs)
 
     @property
     def id(self) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rfc3986_validator import validate_rfc3986
+from jsonschema import FormatChecker
 
 from .language import language_map
 from .properties import as_list, context_strings, node_id, node_type, positive_int
@@ -33,6 +33,7 @@ _SERVICE_CONTEXTS = (("api/search/0", "SearchService1"), ("api/search/1", "Searc
                      ("api/auth/2", "AuthAccessService2"))
 _NOT_BODY_TYPES = ("TextualBody", "SpecificResource", "Feature")
 _MAX_NESTING = 6
+_URI = FormatChecker(["uri"])  # the check jsonschema applies to ``format: uri``
 
 
 def is_http(value: Any) -> bool:
@@ -41,7 +42,7 @@ def is_http(value: Any) -> bool:
     The schema's ``format: uri`` refuses a bare ``"http"``, which the pattern alone lets by.
     """
     return (isinstance(value, str) and value.startswith("http")
-            and validate_rfc3986(value, rule="URI") is not None)
+            and _URI.conforms(value, "uri"))
 
 
 def rights(value: Any) -> str | None:

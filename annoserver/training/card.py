@@ -53,7 +53,8 @@ def _files(report: Mapping[str, Any], toml: Mapping[str, Any]) -> list[str]:
                 "file, train without `--shared-backbone`",
                 f"- **input**: images, {image}; the head itself takes the backbone's "
                 f"`{bone['embedding']}` [N, {bone['dimension']}]",
-                f"- **outputs**: {outputs}"]
+                f"- **outputs**: {outputs}; no embedding (for `/similar` and stored vectors, "
+                f"name `{bone['id']}`)"]
     return [f"- **file**: `model.onnx`, one graph (backbone + head), sha256 `{toml['sha256']}`",
             f"- **input**: {image}",
             f"- **outputs**: {outputs}, `{bone['embedding']}` [N, {bone['dimension']}] (the "

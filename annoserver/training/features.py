@@ -41,6 +41,10 @@ class Backbone:
 
     def __init__(self, folder: Path, session_settings: SessionSettings | None = None) -> None:
         kinds = model_kinds(get_plugin_manager())
+        document = read_document(Path(folder))[0] or {}
+        if "backbone" in document:
+            raise TrainingError(f"model {Path(folder).name!r} is a head stored without its "
+                                f"backbone: train on {document['backbone']!r} itself")
         config = load_model_config(folder, kinds)
         if EMBEDDING not in config.outputs or EMBEDDING not in kinds:
             raise TrainingError(f"model {config.id!r} has no {EMBEDDING!r} output to train a "

@@ -22,6 +22,7 @@ import onnx
 from annoserver.iiif import IIIFSession
 from annoserver.inference import SessionSettings, model_folder
 from annoserver.inference.graph import file_sha256
+from annoserver.inference.model_config import read_document
 from annoserver.inference.repository import MODEL_ID
 from annoserver.inference.sessions import ModelSession
 from annoserver.training import folder as folders
@@ -276,6 +277,17 @@ def _write(staging: Path, request: TrainingRequest, run: _Run, report: dict[str,
     folders.check_folder(staging, bone.config if request.shared_backbone else None)
 
 
+def _refuse_replacing_a_backbone(repository: Path, name: str) -> None:
+    """A model heads stand on is not replaced: they would be refused at the next start."""
+    tomls = sorted(repository.glob("*/model.toml")) if repository.is_dir() else []
+    heads = [toml.parent.name for toml in tomls
+             if (read_document(toml.parent)[0] or {}).get("backbone") == name]
+    if heads:
+        raise TrainingError(f"model {name!r} is the backbone of {', '.join(heads)}: replacing "
+                            "it would leave them on another file (the server refuses them); "
+                            "write this model under another name")
+
+
 def train_classifier(request: TrainingRequest, session: IIIFSession, *,
                      session_settings: SessionSettings | None = None,
                      progress: Callable[[int], None] | None = None,
@@ -301,10 +313,12 @@ def train_classifier(request: TrainingRequest, session: IIIFSession, *,
     destination = request.repository / request.name
     # Before the work, not after it.
     model_folder.refuse_existing(destination, request.overwrite)
-    if request.shared_backbone and request.backbone.resolve().parent != \
-            request.repository.resolve():
+    beside = request.repository / request.backbone.name
+    if request.shared_backbone and beside.resolve() != request.backbone.resolve():
         raise TrainingError(f"a head stored alone runs on a backbone installed beside it: "
-                            f"{request.backbone} is not a model of {request.repository}")
+                            f"{request.backbone} is not a model of {request.repository} (copy "
+                            "the backbone's folder there, or train without --shared-backbone)")
+    _refuse_replacing_a_backbone(request.repository, request.name)
     run = _learn(request, session, session_settings, progress, on_samples)
     report = _report(request, run, folders.next_version(folders.previous_version(destination)))
     staging = model_folder.staging_folder(destination, request.overwrite)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import numpy as np
@@ -18,7 +19,8 @@ from annoserver.inference import (
     check_repository,
     load_repository,
 )
-from annoserver.inference.heads import SharedOutputs
+from annoserver.inference.graph import TensorInfo
+from annoserver.inference.heads import SharedOutputs, rows_can_be_kept
 from annoserver.inference.sessions import ModelSession
 from tests.inference.conftest import CLASSIFIER_LABELS, header
 from tests.inference.onnx_factory import _gemm, _model, _out, pixels, write_model
@@ -75,6 +77,7 @@ def test_a_head_takes_its_backbones_input_and_is_described(heads_repo, kinds):
     assert head.backbone == "tiny-embedding"
     assert head.input == backbone.input  # images are preprocessed as the backbone says
     assert head.head_input.name == "features" and head.head_input.shape == (None, EMBEDDING)
+    assert head.batch_limit == backbone.batch_limit == 4  # its batches run through the backbone
     described = {d["id"]: d["backbone"] for d in repository.describe()}
     assert described["head-b"] == "tiny-embedding" and described["tiny-both"] is None
     assert check_repository(heads_repo, kinds=kinds) == []
@@ -113,7 +116,7 @@ def test_a_backbones_own_kinds_share_its_run_too(runtime, images):
 
 def test_the_cache_forgets_the_least_recently_used(heads_repo, images):
     session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
-    shared = SharedOutputs(session, ["embedding"], "embedding", capacity=2)
+    shared = SharedOutputs(session, ["embedding"], "embedding", budget=2 * EMBEDDING * 4)
     feeds = [{"pixels": pixels(image).reshape(1, 3, 8, 8).astype(np.float32)}
              for image in images[:3]]
     [first] = shared.run(["embedding"], feeds[0])
@@ -166,11 +169,52 @@ def test_a_head_needs_the_pinned_backbone_digest(repo, kinds, head_weights):
     assert "'backbone_sha256' is a dependency of 'backbone'" in _problems(repo, kinds)
 
 
-def test_a_head_cannot_stand_on_a_head(heads_repo, kinds, head_weights):
-    write_head(heads_repo, "head-c", head_weights[0][0][:3, :], head_weights[0][1],
-               backbone="head-a", dimension=3)
+@pytest.mark.parametrize("name", ["a-head", "z-head"])  # loaded before or after head-a
+def test_a_head_cannot_stand_on_a_head(heads_repo, kinds, head_weights, name):
+    write_head(heads_repo, name, head_weights[0][0][:3, :], head_weights[0][1],
+               backbone="head-a", pinned="0" * 64, dimension=3)
     problems = _problems(heads_repo, kinds)
-    assert "'head-a' is itself a head; a head stands on a whole model" in problems
+    assert "model 'head-a' is itself a head; a head stands on a whole model" in problems
+
+
+def test_a_head_on_a_broken_backbone_says_so(heads_repo, kinds):
+    toml = heads_repo / "tiny-embedding" / "model.toml"
+    toml.write_text(toml.read_text().replace('version = "1.0"', 'version = ""'))
+    problems = _problems(heads_repo, kinds)
+    assert "tiny-embedding: version: '' should be non-empty" in problems
+    assert "head-a: backbone: model 'tiny-embedding' did not load (see its own problems)" \
+        in problems
+
+
+def test_only_outputs_with_a_row_per_image_are_kept():
+    def info(*shape):
+        return TensorInfo("x", shape, np.dtype("float32"))
+
+    assert rows_can_be_kept(None, [info(None, 4), info(None, 3, 2)])
+    assert rows_can_be_kept(1, [info(1, 4)])
+    assert not rows_can_be_kept(None, [info(None, 4), info(4)])  # no batch axis
+    assert not rows_can_be_kept(None, [info(None, None)])  # a size that depends on the data
+    assert not rows_can_be_kept(None, [info(7, 4)])
+    assert not rows_can_be_kept(None, [])
+
+
+def test_an_empty_batch_and_concurrent_callers_get_what_the_graph_gives(heads_repo, rng):
+    session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
+    shared = SharedOutputs(session, ["embedding"], "embedding", budget=6 * EMBEDDING * 4)
+    empty = np.zeros((0, 3, 8, 8), np.float32)
+    assert shared.run(["embedding"], {"pixels": empty})[0].shape == (0, EMBEDDING)
+    pool = rng.random((10, 3, 8, 8), dtype=np.float32)
+    expected = session.run(["embedding"], {"pixels": pool})[0]
+
+    def check(seed):
+        picks = np.random.default_rng(seed).integers(0, len(pool), (40, 3))
+        for rows in picks:
+            got = shared.run(["embedding"], {"pixels": pool[rows]})[0]
+            np.testing.assert_allclose(got, expected[rows], rtol=1e-6)
+
+    with ThreadPoolExecutor(8) as threads:
+        list(threads.map(check, range(8)))
+    assert shared.computed + shared.reused == 8 * 40 * 3 and shared.reused > 0
 
 
 def test_rows_of_the_same_bytes_in_other_shapes_are_not_confused(heads_repo):

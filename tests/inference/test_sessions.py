@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import os
 import warnings
@@ -74,6 +75,10 @@ def test_a_new_pid_gets_a_new_session(onnx_path, monkeypatch):
 def _fork(child):
     """Run ``child()`` in a forked process; return what it printed as JSON."""
     read, write = os.pipe()
+    # Garbage of earlier tests (their ONNX Runtime sessions) is collected here, not in the
+    # child, where a session's destructor would wait for thread-pool threads that were not
+    # forked; what is alive at the fork is what these tests are about.
+    gc.collect()
     with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()

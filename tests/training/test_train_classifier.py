@@ -132,3 +132,21 @@ def test_a_head_stored_alone_needs_its_backbone_beside_it(runner, dataset, tmp_p
     assert result.exit_code != 0
     assert "runs on a backbone installed beside it" in result.output
     assert not (tmp_path / "models" / "x").exists()
+
+
+def test_heads_keep_their_backbone_from_being_replaced_or_trained_on(runner, dataset, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    # a symlinked backbone folder is beside the head as far as the server is concerned
+    (models / "efficientnet-lite0").symlink_to(SHIPPED_MODELS / "efficientnet-lite0")
+    train = ["train", "classifier", "--data", str(dataset), "--out", str(models)]
+    result = runner.invoke(main, [*train, "--name", "head", "--shared-backbone"])
+    assert result.exit_code == 0, result.output
+    replaced = runner.invoke(main, [*train, "--name", "efficientnet-lite0", "--overwrite"])
+    assert replaced.exit_code != 0
+    assert "'efficientnet-lite0' is the backbone of head" in replaced.output
+    on_head = runner.invoke(main, [*train, "--name", "other", "--backbone", "head"])
+    assert on_head.exit_code != 0
+    assert "'head' is a head stored without its backbone: train on 'efficientnet-lite0'" \
+        in on_head.output
+    assert sorted(p.name for p in models.iterdir()) == ["efficientnet-lite0", "head"]
