@@ -12,7 +12,8 @@ EfficientNet-Lite0 installed beside it). Then, on ``--images`` new drawings no h
     of three rounds (fused, shared, fused, ...), each round on its own third of the images
     (the runtime keeps recent outputs: a repeated image would measure that, not the models);
 (2) HTTP: ``POST /analyze`` with the three models, each image served by the IIIF reference
-    server (a separate process); requests per second (fetch, inference, annotations).
+    server (a separate process); requests per second (fetch, inference, annotations), in
+    rounds as in (1).
 
 Both storages must give the same labels and confidences (checked). The last line is
 ``ratio: X``, the runtime time per image fused ÷ shared. Above 3 means more than the
@@ -83,14 +84,30 @@ def runtime_ms(runtime, ids: dict[str, list[str]], images: list[np.ndarray]
     return {storage: statistics.median(ms) for storage, ms in rounds.items()}, results
 
 
-def http_rate(client, server, names: list[str], count: int) -> float:
-    """``POST /analyze`` requests per second with the models ``names``, image by image."""
-    started = time.perf_counter()
-    for index in range(WARM_UP, count):
+def http_rates(client, server, ids: dict[str, list[str]], count: int) -> dict[str, float]:
+    """``POST /analyze`` requests per second with each storage's models, image by image.
+
+    The median of ``ROUNDS`` rounds, each on its own third of the images; the storages take
+    turns and swap who goes first, so neither always meets a warmer server.
+    """
+    def post(names: list[str], index: int) -> None:
         response = client.post("/analyze", json={"image": server.info_url("3.0", f"q{index}"),
                                                  "models": names})
         assert response.status_code == 200, response.get_data(as_text=True)
-    return (count - WARM_UP) / (time.perf_counter() - started)
+
+    for index in range(WARM_UP):
+        for names in ids.values():
+            post(names, index)
+    rounds: dict[str, list[float]] = {storage: [] for storage in ids}
+    for number in range(ROUNDS):
+        indices = range(WARM_UP + number, count, ROUNDS)
+        order = list(ids) if number % 2 == 0 else list(reversed(ids))
+        for storage in order:
+            started = time.perf_counter()
+            for index in indices:
+                post(ids[storage], index)
+            rounds[storage].append(len(indices) / (time.perf_counter() - started))
+    return {storage: statistics.median(rates) for storage, rates in rounds.items()}
 
 
 def main() -> None:
@@ -107,7 +124,6 @@ def main() -> None:
         served.mkdir()
         for index, image in enumerate(images):
             write_rgb(served / f"q{index}.png", image)
-        # The runtime and HTTP phases get a fresh app each: no embedding cached in between.
         settings = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "DATA_DIR": str(tmp),
                     "ALLOWED_HOSTS": ["127.0.0.1"], "PUBLIC_URL": "http://bench/",
                     "MODELS_DIR": str(models)}
@@ -137,17 +153,11 @@ def main() -> None:
               f"|confidence difference| {diff:.1e}")
         assert same and diff < 1e-4
 
-        rates = {}
         with ReferenceServer(served, tmp) as server:
-            for storage in ("fused", "shared"):
-                app = create_app({**settings, "DATABASE_URL":
-                                  f"sqlite:///{tmp}/bench-{storage}.db"})
-                client = app.test_client()
-                for index in range(WARM_UP):
-                    client.post("/analyze", json={
-                        "image": server.info_url("3.0", f"q{index}"), "models": ids[storage]})
-                rates[storage] = http_rate(client, server, ids[storage], len(images))
-                app.extensions["annoserver.db"].dispose()
+            # a fresh app: no output kept from the runtime phase
+            app = create_app({**settings, "DATABASE_URL": f"sqlite:///{tmp}/bench-http.db"})
+            rates = http_rates(app.test_client(), server, ids, len(images))
+            app.extensions["annoserver.db"].dispose()
         gain = rates["shared"] / rates["fused"]
         print(f"POST /analyze with 3 classifiers: fused {rates['fused']:.1f} req/s, shared "
               f"backbone {rates['shared']:.1f} req/s (ratio {gain:.2f})")
