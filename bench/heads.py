@@ -9,8 +9,7 @@ EfficientNet-Lite0 installed beside it). Then, on ``--images`` new drawings no h
 
 (1) runtime: each image through the three models in turn, as ``/analyze`` runs them
     (``Runtime.infer``, ONNX Runtime's default threads); milliseconds per image, the median
-    of three rounds (fused, shared, fused, ...), each round on its own third of the images
-    (the runtime keeps recent outputs: a repeated image would measure that, not the models);
+    of three rounds on different thirds of the images, the storages taking turns;
 (2) HTTP: ``POST /analyze`` with the three models, each image served by the IIIF reference
     server (a separate process); requests per second (fetch, inference, annotations), in
     rounds as in (1).
@@ -29,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,52 +62,51 @@ def train(app, data: Path, models: Path) -> dict[str, list[str]]:
     return ids
 
 
-def runtime_ms(runtime, ids: dict[str, list[str]], images: list[np.ndarray]
-               ) -> tuple[dict[str, float], dict[str, list]]:
-    """Milliseconds per image for each storage's models in turn, and their results.
+def seconds_per_image(ids: dict[str, list[str]], count: int,
+                      step: Callable[[str, int], None]) -> dict[str, float]:
+    """Median seconds per image for each storage; ``step(storage, index)`` does one image.
 
-    The median of ``ROUNDS`` rounds, the storages taking turns, each round on other images.
+    The first ``WARM_UP`` images build sessions outside the timing. Then ``ROUNDS`` rounds,
+    each on its own third of the other images (the runtime keeps recent outputs: a repeated
+    image would measure that, not the models); the storages take turns and swap who goes
+    first, so neither always meets a warmer machine.
     """
-    for image in images[:WARM_UP]:  # sessions built outside the timing
-        for names in ids.values():
-            for name in names:
-                runtime.infer(name, [image])
-    rounds: dict[str, list[float]] = {storage: [] for storage in ids}
-    results: dict[str, list] = {storage: [] for storage in ids}
-    for number in range(ROUNDS):
-        measured = images[WARM_UP + number::ROUNDS]
-        for storage, names in ids.items():
-            started = time.perf_counter()
-            results[storage] += [[runtime.infer(name, [image])[0] for name in names]
-                                 for image in measured]
-            rounds[storage].append(1000 * (time.perf_counter() - started) / len(measured))
-    return {storage: statistics.median(ms) for storage, ms in rounds.items()}, results
-
-
-def http_rates(client, server, ids: dict[str, list[str]], count: int) -> dict[str, float]:
-    """``POST /analyze`` requests per second with each storage's models, image by image.
-
-    The median of ``ROUNDS`` rounds, each on its own third of the images; the storages take
-    turns and swap who goes first, so neither always meets a warmer server.
-    """
-    def post(names: list[str], index: int) -> None:
-        response = client.post("/analyze", json={"image": server.info_url("3.0", f"q{index}"),
-                                                 "models": names})
-        assert response.status_code == 200, response.get_data(as_text=True)
-
     for index in range(WARM_UP):
-        for names in ids.values():
-            post(names, index)
+        for storage in ids:
+            step(storage, index)
     rounds: dict[str, list[float]] = {storage: [] for storage in ids}
     for number in range(ROUNDS):
         indices = range(WARM_UP + number, count, ROUNDS)
-        order = list(ids) if number % 2 == 0 else list(reversed(ids))
-        for storage in order:
+        for storage in list(ids) if number % 2 == 0 else list(reversed(ids)):
             started = time.perf_counter()
             for index in indices:
-                post(ids[storage], index)
-            rounds[storage].append(len(indices) / (time.perf_counter() - started))
-    return {storage: statistics.median(rates) for storage, rates in rounds.items()}
+                step(storage, index)
+            rounds[storage].append((time.perf_counter() - started) / len(indices))
+    return {storage: statistics.median(seconds) for storage, seconds in rounds.items()}
+
+
+def runtime_ms(runtime, ids: dict[str, list[str]], images: list[np.ndarray]
+               ) -> tuple[dict[str, float], dict[str, dict[int, list]]]:
+    """Milliseconds per image for each storage's models in turn, and their results by image."""
+    results: dict[str, dict[int, list]] = {storage: {} for storage in ids}
+
+    def infer(storage: str, index: int) -> None:
+        results[storage][index] = [runtime.infer(name, [images[index]])[0]
+                                   for name in ids[storage]]
+
+    seconds = seconds_per_image(ids, len(images), infer)
+    return {storage: 1000 * value for storage, value in seconds.items()}, results
+
+
+def http_rates(client, server, ids: dict[str, list[str]], count: int) -> dict[str, float]:
+    """``POST /analyze`` requests per second with each storage's models, image by image."""
+    def post(storage: str, index: int) -> None:
+        response = client.post("/analyze", json={"image": server.info_url("3.0", f"q{index}"),
+                                                 "models": ids[storage]})
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    return {storage: 1 / value
+            for storage, value in seconds_per_image(ids, count, post).items()}
 
 
 def main() -> None:
@@ -137,7 +136,7 @@ def main() -> None:
         runtime = app.extensions["annoserver.runtime"]
         ms, results = runtime_ms(runtime, ids, images)
         fused_ms, shared_ms = ms["fused"], ms["shared"]
-        fused, shared = results["fused"], results["shared"]
+        fused, shared = (list(results[storage].values()) for storage in ("fused", "shared"))
         others = [draw(CLASSES[i % len(CLASSES)], rng) for i in range(len(images))]
         alone_ms = runtime_ms(runtime, {"one": ids["fused"][:1]}, others)[0]["one"]
         bone = runtime.get(BACKBONE).shared

@@ -15,20 +15,16 @@ embeddings. Both answer ``run(output_names, feeds)`` like a :class:`ModelSession
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from annoserver.inference.graph import TensorInfo
-from annoserver.inference.sessions import ModelSession, Runner
+from annoserver.inference.sessions import ModelSession, Runner, reset_after_fork
 
 CACHE_BYTES = 8 << 20  # kept outputs per backbone and process (EfficientNet-Lite0: 900 rows)
-
-_live: weakref.WeakSet[SharedOutputs] = weakref.WeakSet()
 
 
 def rows_can_be_kept(batch: int | None, outputs: Sequence[TensorInfo]) -> bool:
@@ -51,15 +47,13 @@ class SharedOutputs:
     Args:
         session: the backbone model's own session.
         outputs: the graph outputs every run computes and keeps (the model's mapped roles).
-        embedding: the name of the output heads are fed.
         budget: how many bytes of outputs to keep.
     """
 
-    def __init__(self, session: ModelSession, outputs: Sequence[str], embedding: str,
+    def __init__(self, session: ModelSession, outputs: Sequence[str],
                  budget: int = CACHE_BYTES) -> None:
         self.session = session
         self.outputs = tuple(dict.fromkeys(outputs))
-        self.embedding = embedding
         self.budget = budget
         self._cache: OrderedDict[bytes, dict[str, np.ndarray]] = OrderedDict()
         self._kept_bytes = 0
@@ -67,7 +61,7 @@ class SharedOutputs:
         #: Rows run through the backbone, and rows answered from the cache (for benchmarks).
         self.computed = 0
         self.reused = 0
-        _live.add(self)
+        reset_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # a thread of the parent may have held it at fork
@@ -75,9 +69,11 @@ class SharedOutputs:
     def run(self, output_names: Sequence[str], feeds: Mapping[str, np.ndarray]
             ) -> list[np.ndarray]:
         """The outputs ``output_names`` of a preprocessed batch; only new rows are run."""
-        [(name, batch)] = feeds.items() if len(feeds) == 1 else [("", None)]
-        if batch is None or len(batch) == 0 or not set(output_names) <= set(self.outputs):
-            return self.session.run(output_names, feeds)  # nothing rows can be kept for
+        if len(feeds) != 1 or not set(output_names) <= set(self.outputs):
+            return self.session.run(output_names, feeds)  # not a run whose rows are kept
+        [(name, batch)] = feeds.items()
+        if len(batch) == 0:
+            return self.session.run(output_names, feeds)
         batch = np.ascontiguousarray(batch)
         keys = [_digest(row) for row in batch]
         with self._lock:
@@ -137,10 +133,3 @@ class HeadSession:
         [vectors] = self.backbone.run([self.embedding], feeds)
         return self.head.run(output_names, {self.head_input: vectors})
 
-
-def _reset_in_child() -> None:
-    for shared in list(_live):
-        shared._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_reset_in_child)

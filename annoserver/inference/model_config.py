@@ -228,8 +228,6 @@ def _head_input(document: dict, graph: GraphInfo, backbones: Mapping[str, ModelC
         problems.append(f"backbone: no model {name!r} is installed beside this head "
                         f"(installed: {', '.join(installed) or 'none'})")
         return None, feature
-    if base.backbone is not None:
-        problems.append(f"backbone: {name!r} is itself a head; a head stands on a whole model")
     if base.sha256 != pinned:
         problems.append(f"backbone_sha256: the head was trained on {name!r} with sha256 "
                         f"{pinned}, the installed one is {base.sha256}: retrain the head on "
@@ -333,15 +331,16 @@ def load_model_config(folder: Path, kinds: Mapping[str, type[ModelKind]] | None 
         outputs = _outputs(document.get("output", {}), graph, kind, problems)
     if problems or spec is None or outputs is None:
         raise ModelConfigError(f"model {folder.name!r}: {'; '.join(problems)}", problems)
+    max_batch_size = document.get("max_batch_size", 1)
+    if base is not None:  # a head's batches run through its backbone too
+        max_batch_size = min(max_batch_size, base.batch_limit)
     config = ModelConfig(
         id=folder.name, path=folder.resolve(), kind=document["kind"],
         version=document["version"], license=document["license"],
         sha256=document["sha256"].lower(), input=spec, outputs=MappingProxyType(outputs),
         description=document.get("description", ""), source=document.get("source", ""),
         labels=labels, labels_file=document.get("labels"),
-        # a head's batches run through its backbone too
-        max_batch_size=min(document.get("max_batch_size", 1),
-                           base.batch_limit if base else document.get("max_batch_size", 1)),
+        max_batch_size=max_batch_size,
         batch_dim=_batch_dim(spec, problems) if base is None
         else _batch_dim(feature, problems) or base.batch_dim,
         thresholds=MappingProxyType(document.get("thresholds", {})),

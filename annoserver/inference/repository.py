@@ -10,7 +10,7 @@ they stand on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,12 @@ def describe_config(config: ModelConfig, all_labels: bool = False) -> dict[str, 
     }
 
 
+def backbones_of_heads(folders: Iterable[Path]) -> dict[str, str]:
+    """Each head among ``folders`` (model folders), with the model id it stands on."""
+    documents = {folder.name: read_document(folder)[0] or {} for folder in folders}
+    return {name: doc["backbone"] for name, doc in documents.items() if "backbone" in doc}
+
+
 def _model_folders(path: Path) -> tuple[list[Path], dict[str, ModelConfig | str]]:
     """The model folders, whole models first, then heads, and what heads may stand on so far.
 
@@ -91,7 +97,7 @@ def _model_folders(path: Path) -> tuple[list[Path], dict[str, ModelConfig | str]
     if not path.is_dir():
         raise ModelConfigError(f"model repository {str(path)!r} is not a directory")
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    heads = {f.name for f in folders if "backbone" in (read_document(f)[0] or {})}
+    heads = backbones_of_heads(folders)
     return sorted(folders, key=lambda f: f.name in heads), dict.fromkeys(heads, IS_HEAD)
 
 

@@ -90,8 +90,7 @@ class Model:
         elif "embedding" in config.outputs and rows_can_be_kept(config.batch_dim,
                                                                 list(config.outputs.values())):
             self.runner = self.shared = SharedOutputs(
-                self.session, [info.name for info in config.outputs.values()],
-                config.outputs["embedding"].name)
+                self.session, [info.name for info in config.outputs.values()])
         self.graphs = {role: ModelSession(file.path, session_settings)
                        for role, file in config.files.items()}
         primary = kinds[config.kind]

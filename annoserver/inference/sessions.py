@@ -28,7 +28,15 @@ CPU = "CPUExecutionProvider"
 # Sessions built before a fork are never destroyed in the child: their destructor would join
 # thread-pool threads that do not exist there. Copy-on-write keeps the cost low.
 _inherited: list[Any] = []
-_live: weakref.WeakSet[ModelSession] = weakref.WeakSet()
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_after_fork(owner: Any) -> None:
+    """Call ``owner._after_fork_in_child()`` in every process forked from this one.
+
+    For what must not cross a fork as is: sessions, and locks a parent's thread may hold.
+    """
+    _live.add(owner)
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class ModelSession:
         self._lock = threading.Lock()
         self._session: ort.InferenceSession | None = None
         self._pid: int | None = None
-        _live.add(self)
+        reset_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
         if self._session is not None:
@@ -136,8 +144,8 @@ class ModelSession:
 
 
 def _reset_in_child() -> None:
-    for model_session in list(_live):
-        model_session._after_fork_in_child()
+    for owner in list(_live):
+        owner._after_fork_in_child()
 
 
 os.register_at_fork(after_in_child=_reset_in_child)

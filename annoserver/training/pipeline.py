@@ -22,8 +22,7 @@ import onnx
 from annoserver.iiif import IIIFSession
 from annoserver.inference import SessionSettings, model_folder
 from annoserver.inference.graph import file_sha256
-from annoserver.inference.model_config import read_document
-from annoserver.inference.repository import MODEL_ID
+from annoserver.inference.repository import MODEL_ID, backbones_of_heads
 from annoserver.inference.sessions import ModelSession
 from annoserver.training import folder as folders
 from annoserver.training.card import model_card
@@ -135,12 +134,13 @@ def _model_toml(request: TrainingRequest, backbone: Backbone, report: dict[str, 
     data, heldout = report["data"], report["heldout"]
     labels = list(data["counts"])
     bone = backbone.config
-    files: dict[str, Any] = {"input": dict(backbone.document.get("input", {})),
-                             "output": {"logits": PROBABILITIES,
-                                        "embedding": backbone.output_name}}
+    # what the graph is fed and gives: a head, the backbone's embedding; fused, the images
     if request.shared_backbone:
-        files = {"backbone": bone.id, "backbone_sha256": bone.sha256,
-                 "output": {"logits": PROBABILITIES}}
+        wiring = {"backbone": bone.id, "backbone_sha256": bone.sha256,
+                  "output": {"logits": PROBABILITIES}}
+    else:
+        wiring = {"input": dict(backbone.document.get("input", {})),
+                  "output": {"logits": PROBABILITIES, "embedding": backbone.output_name}}
     return {
         "kind": "classifier", "version": report["version"],
         "description": f"Trained here on the user's data: which of {len(labels)} classes "
@@ -153,7 +153,7 @@ def _model_toml(request: TrainingRequest, backbone: Backbone, report: dict[str, 
                   f"(seed {report['split']['seed']}); backbone {bone.id} {bone.version} "
                   f"(sha256 {bone.sha256}), frozen",
         "sha256": sha256, "labels": "labels.txt", "max_batch_size": bone.max_batch_size,
-        **files,
+        **wiring,
         "options": {"activation": "none"},
         "thresholds": dict(THRESHOLDS),
         "quality": {"note": "Held-out split of the training data (same source); see "
@@ -279,9 +279,8 @@ def _write(staging: Path, request: TrainingRequest, run: _Run, report: dict[str,
 
 def _refuse_replacing_a_backbone(repository: Path, name: str) -> None:
     """A model heads stand on is not replaced: they would be refused at the next start."""
-    tomls = sorted(repository.glob("*/model.toml")) if repository.is_dir() else []
-    heads = [toml.parent.name for toml in tomls
-             if (read_document(toml.parent)[0] or {}).get("backbone") == name]
+    folders = sorted(toml.parent for toml in repository.glob("*/model.toml"))
+    heads = [head for head, backbone in backbones_of_heads(folders).items() if backbone == name]
     if heads:
         raise TrainingError(f"model {name!r} is the backbone of {', '.join(heads)}: replacing "
                             "it would leave them on another file (the server refuses them); "

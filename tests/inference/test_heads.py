@@ -116,7 +116,7 @@ def test_a_backbones_own_kinds_share_its_run_too(runtime, images):
 
 def test_the_cache_forgets_the_least_recently_used(heads_repo, images):
     session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
-    shared = SharedOutputs(session, ["embedding"], "embedding", budget=2 * EMBEDDING * 4)
+    shared = SharedOutputs(session, ["embedding"], budget=2 * EMBEDDING * 4)
     feeds = [{"pixels": pixels(image).reshape(1, 3, 8, 8).astype(np.float32)}
              for image in images[:3]]
     [first] = shared.run(["embedding"], feeds[0])
@@ -200,7 +200,7 @@ def test_only_outputs_with_a_row_per_image_are_kept():
 
 def test_an_empty_batch_and_concurrent_callers_get_what_the_graph_gives(heads_repo, rng):
     session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
-    shared = SharedOutputs(session, ["embedding"], "embedding", budget=6 * EMBEDDING * 4)
+    shared = SharedOutputs(session, ["embedding"], budget=6 * EMBEDDING * 4)
     empty = np.zeros((0, 3, 8, 8), np.float32)
     assert shared.run(["embedding"], {"pixels": empty})[0].shape == (0, EMBEDDING)
     pool = rng.random((10, 3, 8, 8), dtype=np.float32)
@@ -219,7 +219,7 @@ def test_an_empty_batch_and_concurrent_callers_get_what_the_graph_gives(heads_re
 
 def test_rows_of_the_same_bytes_in_other_shapes_are_not_confused(heads_repo):
     session = ModelSession(heads_repo / "tiny-embedding" / "model.onnx")
-    shared = SharedOutputs(session, ["embedding"], "embedding")
+    shared = SharedOutputs(session, ["embedding"])
     blank = np.full((1, 3, 8, 8), 0.5, np.float32)
     shared.run(["embedding"], {"pixels": blank})
     with pytest.raises(InvalidArgument, match="pixels"):  # the graph refuses the shape: it ran
